@@ -1,0 +1,1 @@
+# Backups (vzdump, restore, schedules) arrive with their own issue.

@@ -1,0 +1,124 @@
+import uuid
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import Q
+
+
+class User(AbstractUser):
+    """Customers and staff alike; `is_staff` separates them."""
+
+
+class JobKind(models.TextChoices):
+    CREATE = "create", "Create"
+    RESIZE = "resize", "Resize"
+    POWER = "power", "Power"
+    REBUILD = "rebuild", "Rebuild"
+    RESET_PASSWORD = "reset_password", "Reset password"
+    DELETE = "delete", "Delete"
+    SUSPEND = "suspend", "Suspend"
+    UNSUSPEND = "unsuspend", "Unsuspend"
+    SYNC = "sync", "Sync from PVE"
+    BACKUP = "backup", "Backup"
+    RESTORE = "restore", "Restore"
+
+
+class JobState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+ACTIVE_JOB_STATES = (JobState.QUEUED, JobState.RUNNING)
+FINISHED_JOB_STATES = (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
+
+
+class Job(models.Model):
+    """One durable unit of work on PVE: the row, not Celery, is the truth the UI and API read.
+
+    `steps` is a list of {"name", "label", "state", "upid", "started_at", "finished_at"}; a step
+    that recorded a UPID is resumed by waiting on that UPID, never by issuing the call again.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=20, choices=JobKind.choices)
+    state = models.CharField(
+        max_length=12, choices=JobState.choices, default=JobState.QUEUED, db_index=True
+    )
+    server = models.ForeignKey(
+        "servers.Server", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    # Kept when the server row is gone, so history stays readable.
+    target_name = models.CharField(max_length=200, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_jobs",
+        help_text="The customer whose server this job is about (tenant isolation).",
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="requested_jobs",
+    )
+    params = models.JSONField(default=dict, blank=True)
+    steps = models.JSONField(default=list, blank=True)
+    current_step = models.CharField(max_length=50, blank=True)
+    progress = models.PositiveSmallIntegerField(default=0)  # percent, 0-100
+    upid = models.CharField(max_length=255, blank=True)
+    upid_node = models.CharField(max_length=64, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    traceback = models.TextField(blank=True)
+    task_log = models.TextField(blank=True, help_text="Tail of the PVE task log of the last task.")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # One mutating job at a time per server, enforced by the database itself.
+            models.UniqueConstraint(
+                fields=["server"],
+                condition=Q(state__in=["queued", "running"]),
+                name="one_active_job_per_server",
+            ),
+            models.CheckConstraint(condition=Q(progress__lte=100), name="job_progress_percent"),
+        ]
+        indexes = [models.Index(fields=["state", "heartbeat_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.target_name} ({self.state})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in FINISHED_JOB_STATES
+
+
+class AuditEntry(models.Model):
+    """Who asked for what, from which front door; written by services, read by staff."""
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    action = models.CharField(max_length=50)
+    object_repr = models.CharField(max_length=200, blank=True)
+    job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.actor} {self.action} {self.object_repr}"

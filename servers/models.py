@@ -1,0 +1,79 @@
+import uuid
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+
+class Plan(models.Model):
+    """What a customer may have: the upper limits a resize or order is checked against."""
+
+    name = models.CharField(max_length=100, unique=True)
+    max_cpu_cores = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    max_memory_mib = models.PositiveIntegerField(validators=[MinValueValidator(256)])
+    max_disk_gib = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    max_backups = models.PositiveIntegerField(default=3)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ServerStatus(models.TextChoices):
+    PROVISIONING = "provisioning", "Provisioning"
+    RUNNING = "running", "Running"
+    STOPPED = "stopped", "Stopped"
+    RESIZING = "resizing", "Resizing"
+    REBUILDING = "rebuilding", "Rebuilding"
+    DELETING = "deleting", "Deleting"
+    SUSPENDED = "suspended", "Suspended"
+    ERROR = "error", "Error"
+
+
+class Server(models.Model):
+    """A customer's VM. Specs hold what PVE confirmed, never what was merely asked for."""
+
+    uuid = models.UUIDField(
+        default=uuid.uuid4,
+        unique=True,
+        editable=False,
+        help_text="Written into the VM's PVE description as the panel's ownership marker.",
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="servers"
+    )
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="servers")
+    node = models.ForeignKey("nodes.Node", on_delete=models.PROTECT, related_name="servers")
+    vmid = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(100), MaxValueValidator(999_999_999)],
+        help_text="Allocated when the clone starts.",
+    )
+    template = models.ForeignKey(
+        "nodes.Template", null=True, blank=True, on_delete=models.SET_NULL, related_name="servers"
+    )
+    name = models.CharField(max_length=100)
+    hostname = models.CharField(max_length=253)
+    cpu_cores = models.PositiveIntegerField(default=0)
+    memory_mib = models.PositiveIntegerField(default=0)
+    disk_gib = models.PositiveIntegerField(default=0)
+    status = models.CharField(
+        max_length=20, choices=ServerStatus.choices, default=ServerStatus.PROVISIONING
+    )
+    status_reason = models.TextField(blank=True)
+    is_suspended = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["node", "vmid"], name="server_node_vmid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
