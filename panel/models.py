@@ -82,6 +82,10 @@ class Job(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Which task execution holds the job; a live lease makes a duplicate delivery a no-op.
+    lease_token = models.CharField(max_length=64, blank=True, editable=False)
+    # What the job found or did, for people to read (e.g. the drift a sync found).
+    result = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
