@@ -1,0 +1,210 @@
+"""Following PVE's asynchronous work to its end: tasks, locks, retries.
+
+Success is never assumed: a task is done when ``GET /nodes/{node}/tasks/{upid}/status`` says
+``stopped``, and it succeeded only if ``exitstatus`` is ``OK`` or ``WARNINGS: n``. Clock, sleep
+and randomness are parameters so tests run instantly and deterministically.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from proxmox.errors import (
+    PveLockError,
+    PveTimeout,
+    PveTransientError,
+    PveValidationError,
+    task_failure,
+)
+from proxmox.upid import parse_upid
+
+logger = logging.getLogger("proxmox.waiting")
+
+T = TypeVar("T")
+_WARNINGS_RE = re.compile(r"WARNINGS: (\d+)")
+
+# Poll fast at first (most config tasks end in well under a second), then back off so a long
+# vzdump or clone costs a request every few seconds, not several per second.
+FIRST_POLL_INTERVAL_S = 0.2
+POLL_BACKOFF = 1.5
+MAX_POLL_INTERVAL_S = 5.0
+# A task that was just created can briefly be unknown to the status API on a cluster (bpg's
+# provider retries HTTP 400 for the same reason); tolerate "no such task" this long.
+NEW_TASK_GRACE_S = 5.0
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    upid: str | None
+    node: str | None
+    exitstatus: str
+    warnings: int = 0
+    log_tail: list[str] = field(default_factory=list)
+    status: dict = field(default_factory=dict)
+
+    @property
+    def synchronous(self) -> bool:
+        """True when PVE finished the work inside the HTTP call and gave no task."""
+        return self.upid is None
+
+
+class _Poller:
+    """Adaptive interval bounded by a deadline."""
+
+    def __init__(self, timeout_s: float, clock: Callable[[], float], sleep, first, maximum):
+        self.clock = clock
+        self.sleep = sleep
+        self.started = clock()
+        self.deadline = self.started + timeout_s
+        self.interval = first
+        self.maximum = maximum
+
+    def elapsed(self) -> float:
+        return self.clock() - self.started
+
+    def wait_or_expire(self) -> bool:
+        """Sleep until the next poll; False if the deadline has passed."""
+        remaining = self.deadline - self.clock()
+        if remaining <= 0:
+            return False
+        self.sleep(min(self.interval, remaining))
+        self.interval = min(self.interval * POLL_BACKOFF, self.maximum)
+        return True
+
+
+def _task_outcome(exitstatus: str) -> int | None:
+    """Number of warnings if the task succeeded, None if it failed."""
+    if exitstatus == "OK":
+        return 0
+    m = _WARNINGS_RE.fullmatch(exitstatus)
+    return int(m[1]) if m else None
+
+
+def _log_tail(client, node: str, upid: str, lines: int) -> list[str]:
+    try:
+        return client.task_log_tail(node, upid, lines=lines)
+    except PveTransientError:
+        logger.warning("could not read the log of task %s", upid)
+        return []
+
+
+def wait_for_task(
+    client,
+    upid: str | None,
+    *,
+    timeout_s: float,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Any] = time.sleep,
+    on_poll: Callable[[dict], Any] | None = None,
+    first_interval_s: float = FIRST_POLL_INTERVAL_S,
+    max_interval_s: float = MAX_POLL_INTERVAL_S,
+    log_lines: int = 50,
+) -> TaskResult:
+    """Poll the task until PVE says it stopped; return its result or raise.
+
+    ``upid=None`` is what PVE returns when a call finished synchronously (POST config with
+    ``background_delay``, resize on PVE 7, a storage delete with ``delay``): that is success
+    without a task. Raises ``PveTaskFailed`` (``PveTaskLockError`` when it died on a lock) with
+    the log's tail, or ``PveTimeout`` when ``timeout_s`` passes first. The task keeps running
+    on PVE after a timeout; the UPID stays valid for a later wait.
+    """
+    if upid is None:
+        return TaskResult(upid=None, node=None, exitstatus="OK")
+    node = parse_upid(upid).node  # the node that runs the task, whichever node we asked
+    poller = _Poller(timeout_s, clock, sleep, first_interval_s, max_interval_s)
+    last_error: Exception | None = None
+    while True:
+        try:
+            status = client.task_status(node, upid)
+            last_error = None
+        except PveValidationError as exc:
+            if exc.errors.get("upid") != "no such task" or poller.elapsed() > NEW_TASK_GRACE_S:
+                raise
+            status, last_error = None, exc
+        except PveTransientError as exc:
+            # The task runs on regardless of our connection; keep polling until the deadline.
+            logger.warning("polling task %s: %s", upid, exc)
+            status, last_error = None, exc
+        if status is not None:
+            if on_poll is not None:
+                on_poll(status)
+            if status.get("status") == "stopped":
+                exitstatus = str(status.get("exitstatus", "unexpected status"))
+                tail = _log_tail(client, node, upid, log_lines)
+                warnings = _task_outcome(exitstatus)
+                if warnings is None:
+                    raise task_failure(upid, exitstatus, tail, node=node)
+                return TaskResult(upid, node, exitstatus, warnings, tail, status)
+        if not poller.wait_or_expire():
+            raise PveTimeout(
+                f"task {upid} did not finish within {timeout_s:g} s"
+                + (f" (last error: {last_error})" if last_error else "")
+            ) from last_error
+
+
+def retry_on_lock(
+    fn: Callable[[], T],
+    *,
+    deadline_s: float,
+    base_delay_s: float = 0.5,
+    max_delay_s: float = 8.0,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Any] = time.sleep,
+    rng: random.Random | None = None,
+    on_retry: Callable[[int, PveLockError, float], Any] | None = None,
+) -> T:
+    """Call ``fn`` until it does not raise ``PveLockError``, for at most ``deadline_s``.
+
+    Exponential backoff with full jitter (delay drawn from [0, min(max, base * 2**n)]) so that
+    workers retrying against the same VM do not fall into step. Any other error propagates at
+    once. When the next wait would pass the deadline, the last lock error is re-raised.
+    ``fn`` must be safe to repeat (absolute sizes, full config values).
+    """
+    rng = rng or random.Random()  # jitter, not cryptography
+    started = clock()
+    attempt = 0
+    while True:
+        try:
+            return fn()
+        except PveLockError as exc:
+            attempt += 1
+            delay = rng.uniform(0, min(max_delay_s, base_delay_s * 2 ** (attempt - 1)))
+            if clock() + delay - started > deadline_s:
+                logger.warning("giving up after %d lock errors: %s", attempt, exc)
+                raise
+            logger.info("lock error (attempt %d), retrying in %.2f s: %s", attempt, delay, exc)
+            if on_retry is not None:
+                on_retry(attempt, exc, delay)
+            sleep(delay)
+
+
+def wait_until_unlocked(
+    client,
+    node: str,
+    vmid: int,
+    *,
+    timeout_s: float,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], Any] = time.sleep,
+    first_interval_s: float = FIRST_POLL_INTERVAL_S,
+    max_interval_s: float = MAX_POLL_INTERVAL_S,
+) -> dict:
+    """Poll the VM config until it has no ``lock`` (clone, backup, create...); return it."""
+    poller = _Poller(timeout_s, clock, sleep, first_interval_s, max_interval_s)
+    lock = None
+    while True:
+        try:
+            config = client.vm_config(node, vmid)
+            lock = config.get("lock")
+            if not lock:
+                return config
+        except PveTransientError as exc:
+            logger.warning("reading config of VM %s: %s", vmid, exc)
+        if not poller.wait_or_expire():
+            raise PveTimeout(f"VM {vmid} still locked ({lock}) after {timeout_s:g} s")
