@@ -13,7 +13,9 @@ PVE_STORAGE_ID_RE = r"^[a-z][a-z0-9\-_.]*[a-z0-9]$"
 class Node(models.Model):
     """A PVE node the panel places VMs on, with the API credentials to reach it."""
 
-    name = models.CharField(max_length=100, unique=True, help_text="Display name, e.g. 'Frankfurt 1'.")
+    name = models.CharField(
+        max_length=100, unique=True, help_text="Display name, e.g. 'Frankfurt 1'."
+    )
     api_url = models.URLField(
         help_text="PVE API base URL, https only, e.g. https://pve1.example.com:8006"
     )
@@ -26,7 +28,9 @@ class Node(models.Model):
         "API token id",
         max_length=200,
         validators=[
-            RegexValidator(PVE_TOKEN_ID_RE, "Use PVE's form user@realm!tokenid, e.g. panel@pve!panel.")
+            RegexValidator(
+                PVE_TOKEN_ID_RE, "Use PVE's form user@realm!tokenid, e.g. panel@pve!panel."
+            )
         ],
     )
     token_secret = EncryptedTextField("API token secret")
