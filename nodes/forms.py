@@ -59,6 +59,9 @@ class NodeForm(forms.ModelForm):
             "max_concurrent_heavy_tasks",
             "is_enabled",
         ]
+        # Never a model field of this form, even when admin lists it in its fieldsets: the stored
+        # secret must not reach `initial`, and an empty input must not overwrite it.
+        exclude = ["token_secret"]
         # Our own https-only normalisation replaces forms.URLField's (which assumes http).
         field_classes = {"api_url": forms.CharField}
         help_texts = {

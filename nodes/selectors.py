@@ -11,10 +11,9 @@ def nodes_enabled() -> QuerySet[Node]:
 
 
 def templates_available(*, node: Node | None = None) -> QuerySet[Template]:
-    """Active templates on enabled nodes (optionally one node's): what a server may be cloned from."""
-    templates = Template.objects.filter(is_active=True, node__is_enabled=True).select_related(
-        "node"
-    )
+    """Active templates on enabled nodes (or one node's): what a server may be cloned from."""
+    templates = Template.objects.filter(is_active=True, node__is_enabled=True)
+    templates = templates.select_related("node")
     if node is not None:
         templates = templates.filter(node=node)
     return templates

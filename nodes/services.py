@@ -1,0 +1,248 @@
+"""Node services: build a PVE client for a node, check it, read its templates, register it.
+
+Only reads reach PVE here (``GET /version``, the VM list and configs), so staff may run them from an
+admin action; no PVE call is made while a database transaction is open.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from nodes.models import Node, Template
+from nodes.validation import (
+    MSG_TLS_OFF_WITHOUT_PIN,
+    normalise_api_url,
+    normalise_fingerprint,
+    normalise_token_id,
+)
+from proxmox.client import PveClient
+from proxmox.errors import (
+    PveAuthError,
+    PveError,
+    PveNotFoundError,
+    PvePermissionError,
+    PveTlsError,
+    PveTransientError,
+)
+from proxmox.units import GIB, drive_size_bytes
+
+logger = logging.getLogger(__name__)
+
+# Where a template's boot disk usually is, when `boot: order=` does not say.
+_DISK_KEYS = ("scsi0", "virtio0", "sata0", "ide0")
+_DISK_KEY_RE = re.compile(r"^(scsi|virtio|sata|ide)\d+$")
+_OS_FAMILIES = (
+    "debian",
+    "ubuntu",
+    "rocky",
+    "alma",
+    "centos",
+    "fedora",
+    "opensuse",
+    "arch",
+    "windows",
+)
+
+
+class NodeConnectionError(Exception):
+    """A node could not be reached or refused us; ``message`` says why in staff's words."""
+
+    def __init__(self, message: str):
+        self.message = message
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class TemplateSyncResult:
+    created: int
+    updated: int
+    deactivated: int
+
+    def __str__(self) -> str:
+        return f"{self.created} new, {self.updated} updated, {self.deactivated} no longer on PVE"
+
+
+def node_client(*, node: Node) -> PveClient:
+    """A client for ``node``: decrypted token, CA verification or the pinned fingerprint,
+    timeouts from settings."""
+    return PveClient(
+        node.api_url,
+        token_id=node.token_id,
+        token_secret=node.token_secret,
+        verify_tls=node.verify_tls,
+        fingerprint_sha256=node.tls_fingerprint_sha256 or None,
+        connect_timeout=settings.PROXMOX_CONNECT_TIMEOUT_S,
+        read_timeout=settings.PROXMOX_READ_TIMEOUT_S,
+    )
+
+
+def _explain(node: Node, exc: PveError) -> str:
+    """Turn a PVE error into what staff should check, keeping PVE's own message."""
+    where = f"{node.name} ({node.api_url})"
+    if isinstance(exc, PveTlsError):
+        if node.tls_fingerprint_sha256:
+            return (
+                f"{where}: the TLS certificate does not match the pinned fingerprint "
+                f"{node.tls_fingerprint_sha256}. If the node's certificate was renewed, pin the "
+                f"new one from `pvenode cert info`; otherwise something is intercepting the "
+                f"connection. "
+                f"({exc.message})"
+            )
+        return (
+            f"{where}: the TLS certificate could not be verified. For PVE's self-signed "
+            f"certificate, pin its SHA-256 fingerprint. ({exc.message})"
+        )
+    if isinstance(exc, PveAuthError):
+        return (
+            f"{where}: authentication failed for API token {node.token_id}; check the token id and "
+            f"secret, and that the token has not expired. (PVE: {exc.message})"
+        )
+    if isinstance(exc, PvePermissionError):
+        return f"{where}: API token {node.token_id} lacks a permission; PVE said: {exc.message}"
+    if isinstance(exc, PveTransientError):
+        return (
+            f"{where}: cannot reach the PVE API ({exc.message}). "
+            f"Is the address right and the node up?"
+        )
+    if isinstance(exc, PveNotFoundError):
+        return f"{where}: PVE node {node.pve_node!r} not found there. (PVE: {exc.message})"
+    return f"{where}: PVE answered with an error: {exc}"
+
+
+def node_test_connection(*, node: Node) -> str:
+    """Check that ``node`` answers with its credentials: ``GET /version``, then that ``pve_node`` is
+    one of the cluster's nodes (``GET /nodes``). Stores and returns PVE's version; raises
+    NodeConnectionError with a message for staff otherwise.
+    """
+    client = node_client(node=node)
+    try:
+        info = client.version()
+        cluster_nodes = sorted(str(item.get("node")) for item in client.nodes())
+    except PveError as exc:
+        logger.info("node %s: connection test failed: %s", node.pk, exc)
+        raise NodeConnectionError(_explain(node, exc)) from exc
+    finally:
+        client.close()
+    node.pve_version = str(info.get("version") or info.get("release") or "")
+    node.last_checked_at = timezone.now()
+    node.save(update_fields=["pve_version", "last_checked_at"])
+    if node.pve_node not in cluster_nodes:
+        raise NodeConnectionError(
+            f"{node.name} ({node.api_url}): connected to PVE {node.pve_version}, but there is "
+            f"no PVE node named {node.pve_node!r} there; the cluster has: "
+            f"{', '.join(cluster_nodes)}."
+        )
+    return node.pve_version
+
+
+def _boot_disk_bytes(config: dict) -> int | None:
+    boot = str(config.get("boot") or "")
+    order = []
+    if boot.startswith("order="):
+        order = [key for key in boot[len("order=") :].split(";") if _DISK_KEY_RE.match(key)]
+    for key in (*order, *_DISK_KEYS):
+        value = config.get(key)
+        if value and "media=cdrom" not in value:
+            size = drive_size_bytes(value)
+            if size:
+                return size
+    return None
+
+
+def _os_family(name: str, config: dict) -> str:
+    lowered = name.lower()
+    for family in _OS_FAMILIES:
+        if family in lowered:
+            return family
+    return "windows" if str(config.get("ostype", "")).startswith("win") else ""
+
+
+def node_sync_templates(*, node: Node) -> TemplateSyncResult:
+    """Mirror the node's PVE templates (VMs with ``template: 1``) into Template rows.
+
+    New templates are added active; a known one gets PVE's name and disk size but keeps staff's
+    ``is_active`` and ``os_family``; one gone from PVE is deactivated, so nothing clones from it.
+    """
+    client = node_client(node=node)
+    found: dict[int, tuple[str, int, str]] = {}
+    try:
+        for vm in client.vm_list(node.pve_node):
+            if not int(vm.get("template") or 0):
+                continue
+            vmid = int(vm["vmid"])
+            config = client.vm_config(node.pve_node, vmid)
+            name = str(config.get("name") or vm.get("name") or f"VM {vmid}")
+            size_bytes = _boot_disk_bytes(config) or int(vm.get("maxdisk") or 0)
+            # Round up: a server cloned from it can never have a smaller disk.
+            found[vmid] = (name, math.ceil(size_bytes / GIB), _os_family(name, config))
+    except PveError as exc:
+        raise NodeConnectionError(_explain(node, exc)) from exc
+    finally:
+        client.close()
+
+    created = updated = deactivated = 0
+    with transaction.atomic():
+        existing = {t.vmid: t for t in Template.objects.select_for_update().filter(node=node)}
+        for vmid, (name, disk_gib, os_family) in found.items():
+            template = existing.get(vmid)
+            if template is None:
+                Template.objects.create(
+                    node=node, vmid=vmid, name=name[:100], disk_gib=disk_gib, os_family=os_family
+                )
+                created += 1
+            elif (template.name, template.disk_gib) != (name[:100], disk_gib):
+                template.name, template.disk_gib = name[:100], disk_gib
+                template.save(update_fields=["name", "disk_gib"])
+                updated += 1
+        for vmid, template in existing.items():
+            if vmid not in found and template.is_active:
+                template.is_active = False
+                template.save(update_fields=["is_active"])
+                deactivated += 1
+    return TemplateSyncResult(created=created, updated=updated, deactivated=deactivated)
+
+
+def node_register(
+    *,
+    name: str,
+    api_url: str,
+    pve_node: str,
+    token_id: str,
+    token_secret: str,
+    fingerprint_sha256: str = "",
+    verify_tls: bool = True,
+    vm_storage: str | None = None,
+    backup_storage: str | None = None,
+) -> Node:
+    """Create the node called ``name`` or update it in place (idempotent).
+
+    Values are normalised and validated as the admin form does; raises ValidationError.
+    """
+    values = {
+        "api_url": normalise_api_url(api_url),
+        "pve_node": pve_node,
+        "token_id": normalise_token_id(token_id),
+        "token_secret": token_secret,
+        "verify_tls": verify_tls,
+        "tls_fingerprint_sha256": normalise_fingerprint(fingerprint_sha256),
+    }
+    if not verify_tls and not values["tls_fingerprint_sha256"]:
+        raise ValidationError({"verify_tls": MSG_TLS_OFF_WITHOUT_PIN})
+    if vm_storage:
+        values["vm_storage"] = vm_storage
+    if backup_storage:
+        values["backup_storage"] = backup_storage
+    node = Node.objects.filter(name=name).first() or Node(name=name)
+    for field, value in values.items():
+        setattr(node, field, value)
+    node.full_clean()
+    node.save()
+    return node
