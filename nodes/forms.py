@@ -61,7 +61,7 @@ class NodeForm(forms.ModelForm):
         ]
         # Never a model field of this form, even when admin lists it in its fieldsets: the stored
         # secret must not reach `initial`, and an empty input must not overwrite it.
-        exclude = ["token_secret"]
+        exclude = ["token_secret"]  # noqa: DJ006 (fields is explicit too; this is a guard)
         # Our own https-only normalisation replaces forms.URLField's (which assumes http).
         field_classes = {"api_url": forms.CharField}
         help_texts = {
