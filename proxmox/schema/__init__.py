@@ -28,6 +28,18 @@ _INTEGER_RE = re.compile(r"[+-]?\d+")
 _NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _NUMBERED_RE = re.compile(r"^(?P<base>[a-z][a-z0-9_-]*)\[n\]$")
 _RANGE_RE = re.compile(r"\(n is 0 to (\d+)")
+# Highest index for numbered params whose description gives no "(n is 0 to N)" (qemu-server's
+# MAX_NETS, MAX_HOSTPCI_DEVICES, MAX_NUMA, MAX_UNUSED_DISKS, ...); usb's text names only the
+# old limit of 4, newer machine versions allow 14.
+_NUMBERED_MAX = {
+    "net": 31,
+    "ipconfig": 31,
+    "hostpci": 15,
+    "numa": 7,
+    "unused": 255,
+    "virtiofs": 9,
+    "usb": 14,
+}
 
 
 @dataclass(frozen=True)
@@ -137,9 +149,8 @@ def _numbered_props(template: str, method: str) -> tuple[tuple[re.Pattern, int |
         m = _NUMBERED_RE.match(name)
         if m:
             rng = _RANGE_RE.search(schema.get("description", ""))
-            out.append(
-                (re.compile(re.escape(m["base"]) + r"(\d+)"), int(rng[1]) if rng else None, name)
-            )
+            maximum = _NUMBERED_MAX.get(m["base"], int(rng[1]) if rng else None)
+            out.append((re.compile(re.escape(m["base"]) + r"(\d+)"), maximum, name))
     return tuple(out)
 
 
@@ -340,6 +351,12 @@ def _check_returned(schema: dict, data, path: str, problems: list[str]) -> None:
         problems.append(f"{path}: expected null, got {type(data).__name__}")
         return
     expected = _JSON_TYPES.get(schema_type or "")
+    if schema_type in ("integer", "number") and isinstance(data, str):
+        # Perl stringifies numbers it used as hash keys: /cluster/nextid really sends "100".
+        pattern = _INTEGER_RE if schema_type == "integer" else _NUMBER_RE
+        if not pattern.fullmatch(data):
+            problems.append(f"{path}: expected {schema_type}, got {data!r}")
+        return
     if expected:
         wrong = not isinstance(data, expected) or (
             isinstance(data, bool) and schema_type in ("integer", "number")
