@@ -1,7 +1,51 @@
+"""The shell: dashboard, job pages and the job-progress poll. Auth pages are Django's own views
+(wired in panel/urls.py) with the templates in templates/registration/."""
+
+from __future__ import annotations
+
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import redirect
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET
+
+from panel.htmx import JOB_FINISHED_EVENT, is_htmx, render_fragment, stop_polling, trigger
+from panel.selectors import jobs_for_user
+
+JOB_LIST_LENGTH = 50
 
 
 @login_required
-def dashboard(request):
+def dashboard(request: HttpRequest) -> HttpResponse:
     return redirect("servers:list")
+
+
+@login_required
+@require_GET
+def job_list(request: HttpRequest) -> HttpResponse:
+    jobs = jobs_for_user(user=request.user)[:JOB_LIST_LENGTH]
+    return render(request, "panel/job_list.html", {"jobs": jobs})
+
+
+@login_required
+@require_GET
+def job_detail(request: HttpRequest, pk) -> HttpResponse:
+    job = get_object_or_404(jobs_for_user(user=request.user), pk=pk)
+    return render(request, "panel/job.html", {"job": job})
+
+
+@login_required
+@require_GET
+def job_panel(request: HttpRequest, pk) -> HttpResponse:
+    """The htmx poll: one query for the Job row, nothing asked of PVE (the worker writes the row).
+
+    While the job runs the fragment carries `hx-trigger="every 1s"`; the first answer after it
+    ends carries none, has status 286 (htmx stops polling) and fires `job-finished` so the
+    page refreshes what the job changed.
+    """
+    if not is_htmx(request):
+        return redirect("job-detail", pk=pk)
+    job = get_object_or_404(jobs_for_user(user=request.user), pk=pk)
+    response = render_fragment(request, "panel/job.html", "job-panel", {"job": job})
+    if job.is_finished:
+        response = trigger(stop_polling(response), JOB_FINISHED_EVENT)
+    return response

@@ -1,8 +1,283 @@
+"""Customer pages for servers. Thin: forms check the input, services do the work, selectors
+decide what a user may see (another customer's server is a 404, never a 403).
+
+Every action works as a plain POST that redirects back to the page (no JavaScript needed); with
+htmx the same URL answers with a fragment: the job's progress panel, or the form with its errors.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import reswap, retarget
+
+from panel.htmx import JOB_STARTED_EVENT, is_htmx, render_fragment, trigger
+from panel.jobs import JobConflict
+from panel.models import ACTIVE_JOB_STATES, Job
+from panel.selectors import jobs_for_user
+from servers import services
+from servers.filtersets import ServerFilterSet
+from servers.forms import (
+    POWER_ACTIONS,
+    POWER_CONFIRMATIONS,
+    PowerForm,
+    RebuildForm,
+    ResetPasswordForm,
+    ResizeForm,
+    add_service_errors,
+)
+from servers.models import Server, ServerStatus
+from servers.selectors import servers_for_user
+from servers.tables import ServerTable
+
+DETAIL_TEMPLATE = "servers/server_detail.html"
+JOB_HISTORY_LENGTH = 10
+
+# Which power buttons make sense in which state; an unknown state offers them all.
+POWER_ACTIONS_BY_STATUS = {
+    ServerStatus.RUNNING: ("shutdown", "reboot", "stop"),
+    ServerStatus.STOPPED: ("start",),
+}
+
+
+def _server_or_404(request: HttpRequest, pk: int) -> Server:
+    queryset = servers_for_user(user=request.user).select_related("node", "plan", "template")
+    return get_object_or_404(queryset, pk=pk)
+
+
+def _server_jobs(request: HttpRequest, server: Server):
+    return jobs_for_user(user=request.user).filter(server=server)
+
+
+def _active_job(request: HttpRequest, server: Server) -> Job | None:
+    return _server_jobs(request, server).filter(state__in=ACTIVE_JOB_STATES).first()
+
+
+def _power_buttons(server: Server) -> list[dict]:
+    allowed = POWER_ACTIONS_BY_STATUS.get(server.status)
+    if server.is_suspended:
+        allowed = ()
+    buttons = []
+    for action, label in POWER_ACTIONS:
+        if allowed is not None and action not in allowed:
+            continue
+        confirmation = POWER_CONFIRMATIONS.get(action, "").format(name=server.name)
+        buttons.append({"action": action, "label": label, "confirmation": confirmation})
+    return buttons
+
+
+def _detail_context(request: HttpRequest, server: Server, **overrides) -> dict:
+    context = {
+        "server": server,
+        "power_buttons": _power_buttons(server),
+        "resize_form": ResizeForm(server=server),
+        "rebuild_form": RebuildForm(server=server),
+        "reset_password_form": ResetPasswordForm(),
+        "active_job": _active_job(request, server),
+        "jobs": _server_jobs(request, server)[:JOB_HISTORY_LENGTH],
+    }
+    context.update(overrides)
+    return context
 
 
 @login_required
-def server_list(request):
-    servers = request.user.servers.select_related("node")
-    return render(request, "servers/server_list.html", {"servers": servers})
+@require_GET
+def server_list(request: HttpRequest) -> HttpResponse:
+    servers = servers_for_user(user=request.user).select_related("node")
+    filterset = ServerFilterSet(request.GET or None, queryset=servers, request=request)
+    filtered = filterset.qs
+    return render(
+        request,
+        "servers/server_list.html",
+        {
+            "filterset": filterset,
+            "table": ServerTable(filtered),
+            "has_servers": servers.exists(),
+            "is_filtered": any(value for value in request.GET.values()),
+        },
+    )
+
+
+@login_required
+@require_GET
+def server_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    server = _server_or_404(request, pk)
+    return render(request, DETAIL_TEMPLATE, _detail_context(request, server))
+
+
+@login_required
+@require_GET
+def server_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """The specs, status and power buttons block, refreshed when a job starts or ends."""
+    server = _server_or_404(request, pk)
+    if not is_htmx(request):
+        return redirect("servers:detail", pk=server.pk)
+    context = {"server": server, "power_buttons": _power_buttons(server)}
+    return render_fragment(request, DETAIL_TEMPLATE, "server-status", context)
+
+
+@login_required
+@require_GET
+def server_jobs(request: HttpRequest, pk: int) -> HttpResponse:
+    """The job history block, refreshed when a job starts or ends."""
+    server = _server_or_404(request, pk)
+    if not is_htmx(request):
+        return redirect("servers:detail", pk=server.pk)
+    context = {"server": server, "jobs": _server_jobs(request, server)[:JOB_HISTORY_LENGTH]}
+    return render_fragment(request, DETAIL_TEMPLATE, "server-jobs", context)
+
+
+def _job_started(request: HttpRequest, server: Server, job: Job, message: str) -> HttpResponse:
+    if is_htmx(request):
+        response = render_fragment(request, "panel/job.html", "job-panel", {"job": job})
+        return trigger(response, JOB_STARTED_EVENT)
+    messages.success(request, message)
+    return redirect("servers:detail", pk=server.pk)
+
+
+def _conflict_message(active_job: Job | None) -> str:
+    if active_job is None:
+        return "Another job is running on this server. Wait for it to finish, then try again."
+    return (
+        f"Another job is running on this server: {active_job.get_kind_display()} "
+        f"({active_job.get_state_display().lower()}, {active_job.progress}% done). "
+        "Wait for it to finish, then try again."
+    )
+
+
+def _conflict(
+    request: HttpRequest, server: Server, conflict: JobConflict, *, form_name: str, form
+) -> HttpResponse:
+    active_job = getattr(conflict, "active_job", None)
+    message = _conflict_message(active_job)
+    if is_htmx(request):
+        # Shown where the job panel goes, with the running job's own (polling) panel under it.
+        context = {"server": server, "conflict_message": message, "active_job": active_job}
+        response = render_fragment(request, DETAIL_TEMPLATE, "job-conflict", context)
+        return retarget(reswap(response, "innerHTML"), "#job-area")
+    # Without JavaScript: the page again, the input kept, the message on top.
+    context = _detail_context(request, server, conflict_message=message, **{form_name: form})
+    return render(request, DETAIL_TEMPLATE, context, status=409)
+
+
+def _invalid(request: HttpRequest, server: Server, *, form_name: str, form) -> HttpResponse:
+    if is_htmx(request):
+        fragment = form_name.removesuffix("_form").replace("_", "-") + "-form"
+        response = render_fragment(
+            request, DETAIL_TEMPLATE, fragment, {"server": server, form_name: form}
+        )
+        return retarget(reswap(response, "outerHTML"), f"#{fragment}")
+    return render(request, DETAIL_TEMPLATE, _detail_context(request, server, **{form_name: form}))
+
+
+def _submit(request, server, *, form, form_name, start, message) -> HttpResponse:
+    """Validate, call the service, answer with the job, the errors, or the conflict."""
+    if form.is_valid():
+        try:
+            job = start(form.cleaned_data)
+        except JobConflict as conflict:
+            return _conflict(request, server, conflict, form_name=form_name, form=form)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            return _job_started(request, server, job, message)
+    return _invalid(request, server, form_name=form_name, form=form)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def server_resize(request: HttpRequest, pk: int) -> HttpResponse:
+    server = _server_or_404(request, pk)
+    if request.method == "GET":
+        # htmx refreshes the form (new current values) after a job; a browser gets the page.
+        if is_htmx(request):
+            context = {"server": server, "resize_form": ResizeForm(server=server)}
+            return render_fragment(request, DETAIL_TEMPLATE, "resize-form", context)
+        return redirect("servers:detail", pk=server.pk)
+    form = ResizeForm(request.POST, server=server)
+    return _submit(
+        request,
+        server,
+        form=form,
+        form_name="resize_form",
+        start=lambda data: services.server_resize(
+            server=server, user=request.user, **form.changes()
+        ),
+        message="Resize started.",
+    )
+
+
+@login_required
+@require_POST
+def server_power(request: HttpRequest, pk: int) -> HttpResponse:
+    server = _server_or_404(request, pk)
+    form = PowerForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Unknown power action.")
+        return redirect("servers:detail", pk=server.pk)
+    action = form.cleaned_data["action"]
+    if form.needs_confirmation:
+        # Reached without the browser's confirm dialog (no JavaScript): ask on a page of its own.
+        context = {
+            "server": server,
+            "action": action,
+            "label": dict(POWER_ACTIONS)[action],
+            "confirmation": POWER_CONFIRMATIONS[action].format(name=server.name),
+        }
+        if is_htmx(request):
+            response = render_fragment(
+                request, "servers/server_power_confirm.html", "confirm", context
+            )
+            return retarget(reswap(response, "innerHTML"), "#job-area")
+        return render(request, "servers/server_power_confirm.html", context)
+    try:
+        job = services.server_power(server=server, user=request.user, action=action)
+    except JobConflict as conflict:
+        return _conflict(request, server, conflict, form_name="power_form", form=form)
+    except ValidationError as error:
+        text = " ".join(error.messages)
+        if is_htmx(request):
+            context = {"server": server, "conflict_message": text}
+            response = render_fragment(request, DETAIL_TEMPLATE, "job-conflict", context)
+            return retarget(reswap(response, "innerHTML"), "#job-area")
+        messages.error(request, text)
+        return redirect("servers:detail", pk=server.pk)
+    return _job_started(request, server, job, f"{dict(POWER_ACTIONS)[action]} requested.")
+
+
+@login_required
+@require_POST
+def server_rebuild(request: HttpRequest, pk: int) -> HttpResponse:
+    server = _server_or_404(request, pk)
+    form = RebuildForm(request.POST, server=server)
+    return _submit(
+        request,
+        server,
+        form=form,
+        form_name="rebuild_form",
+        start=lambda data: services.server_rebuild(
+            server=server, user=request.user, template=data["template"], password=data["password"]
+        ),
+        message="Rebuild started.",
+    )
+
+
+@login_required
+@require_POST
+def server_reset_password(request: HttpRequest, pk: int) -> HttpResponse:
+    server = _server_or_404(request, pk)
+    form = ResetPasswordForm(request.POST)
+    return _submit(
+        request,
+        server,
+        form=form,
+        form_name="reset_password_form",
+        start=lambda data: services.server_reset_password(
+            server=server, user=request.user, password=data["password"]
+        ),
+        message="Password reset started.",
+    )

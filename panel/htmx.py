@@ -1,0 +1,43 @@
+"""Small helpers for answering htmx requests with `{% partialdef %}` fragments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django_htmx.http import HTMX_STOP_POLLING, trigger_client_event
+
+# Fired (HX-Trigger) when a job starts or ends, so the blocks that show what the job changes
+# (a server's specs and status, its job history) refresh themselves with `from:body` listeners.
+JOB_STARTED_EVENT = "job-started"
+JOB_FINISHED_EVENT = "job-finished"
+
+
+def is_htmx(request: HttpRequest) -> bool:
+    return bool(getattr(request, "htmx", False))
+
+
+def render_fragment(
+    request: HttpRequest,
+    template_name: str,
+    fragment: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status: int = 200,
+) -> HttpResponse:
+    """Render only `template_name#fragment` (a django-template-partials partialdef)."""
+    return render(request, f"{template_name}#{fragment}", context or {}, status=status)
+
+
+def stop_polling(response: HttpResponse) -> HttpResponse:
+    """Mark a poll response as the last one: htmx cancels an `every Ns` trigger on HTTP 286.
+
+    The fragment itself must also carry no `hx-trigger`, for htmx versions that ignore 286.
+    """
+    response.status_code = HTMX_STOP_POLLING
+    return response
+
+
+def trigger(response: HttpResponse, event: str, *, after: str = "receive") -> HttpResponse:
+    return trigger_client_event(response, event, after=after)

@@ -1,0 +1,48 @@
+"""One FilterSet for the server list, shared by the web UI and the REST API (NetBox style)."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import Q, QuerySet
+
+from nodes.models import Node
+from servers.models import Server, ServerStatus
+
+
+def nodes_for_filter(request) -> QuerySet[Node]:
+    """Staff choose among every node; a customer only among the nodes their servers are on."""
+    user = getattr(request, "user", None)
+    if user is None or user.is_staff:
+        return Node.objects.all()
+    if not user.is_authenticated:
+        return Node.objects.none()
+    return Node.objects.filter(servers__owner=user).distinct()
+
+
+class ServerFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(
+        method="search", label="Search", help_text="Part of the name or hostname."
+    )
+    status = django_filters.ChoiceFilter(choices=ServerStatus.choices, empty_label="Any status")
+    node = django_filters.ModelChoiceFilter(
+        queryset=nodes_for_filter, label="Location", empty_label="Any location"
+    )
+    is_suspended = django_filters.BooleanFilter(label="Suspended")
+    ordering = django_filters.OrderingFilter(
+        fields=(
+            ("name", "name"),
+            ("hostname", "hostname"),
+            ("status", "status"),
+            ("created_at", "created_at"),
+        ),
+    )
+
+    class Meta:
+        model = Server
+        fields = ["q", "status", "node", "is_suspended"]
+
+    def search(self, queryset: QuerySet[Server], name: str, value: str) -> QuerySet[Server]:
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(Q(name__icontains=value) | Q(hostname__icontains=value))

@@ -1,0 +1,159 @@
+"""Forms for the customer pages. They check the shape of the input; the services decide the rest
+(limits, grow-only disks, state), and their ValidationErrors are put back on these forms."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+
+from nodes.models import Template
+from panel.templatetags.panel_ui import mib
+from servers.models import Server
+
+POWER_ACTIONS = (
+    ("start", "Start"),
+    ("shutdown", "Shut down"),
+    ("reboot", "Reboot"),
+    ("stop", "Stop"),
+)
+# Actions that cut the guest off without asking it: confirmed before they are sent.
+POWER_ACTIONS_NEEDING_CONFIRMATION = frozenset({"stop", "reboot"})
+POWER_CONFIRMATIONS = {
+    "stop": "Stop {name} now? This powers it off at once, like pulling the plug: "
+    "unsaved data in the guest is lost.",
+    "reboot": "Reboot {name} now? Its services are unavailable until it is back up.",
+}
+
+MEMORY_CHOICES_MIB = (512, 1024, 2048, 3072, 4096, 6144, 8192, 12288, 16384, 24576, 32768, 65536)
+
+
+def add_service_errors(form: forms.Form, error: ValidationError) -> None:
+    """Show a service's ValidationError next to the fields it names, the rest above the form."""
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            target = field if field in form.fields else None
+            if field == NON_FIELD_ERRORS:
+                target = None
+            for message in ValidationError(errors).messages:
+                form.add_error(target, message)
+    else:
+        for message in error.messages:
+            form.add_error(None, message)
+
+
+class ResizeForm(forms.Form):
+    cpu_cores = forms.IntegerField(
+        label="CPU cores", min_value=1, widget=forms.NumberInput(attrs={"inputmode": "numeric"})
+    )
+    memory_mib = forms.IntegerField(
+        label="Memory (MiB)",
+        min_value=256,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric", "list": "memory-sizes"}),
+    )
+    disk_gib = forms.IntegerField(
+        label="Disk (GiB)", min_value=1, widget=forms.NumberInput(attrs={"inputmode": "numeric"})
+    )
+
+    def __init__(self, *args, server: Server, **kwargs):
+        kwargs.setdefault(
+            "initial",
+            {
+                "cpu_cores": server.cpu_cores,
+                "memory_mib": server.memory_mib,
+                "disk_gib": server.disk_gib,
+            },
+        )
+        super().__init__(*args, **kwargs)
+        self.server = server
+        plan = server.plan
+        fields = self.fields
+        fields["cpu_cores"].widget.attrs["max"] = plan.max_cpu_cores
+        fields["memory_mib"].widget.attrs["max"] = plan.max_memory_mib
+        if server.memory_mib and server.memory_mib % 256 == 0:
+            fields["memory_mib"].widget.attrs["step"] = 256
+        # PVE disks only grow: the browser refuses a smaller number, the service explains why.
+        fields["disk_gib"].widget.attrs["min"] = max(server.disk_gib, 1)
+        fields["disk_gib"].widget.attrs["max"] = plan.max_disk_gib
+        fields[
+            "cpu_cores"
+        ].help_text = f"Now {server.cpu_cores}; your plan allows up to {plan.max_cpu_cores}."
+        fields["memory_mib"].help_text = (
+            f"Now {server.memory_mib} MiB ({mib(server.memory_mib)}); "
+            f"up to {plan.max_memory_mib} MiB ({mib(plan.max_memory_mib)}). 1 GiB = 1024 MiB."
+        )
+        fields[
+            "disk_gib"
+        ].help_text = (
+            f"Now {server.disk_gib} GiB; up to {plan.max_disk_gib} GiB. Disks can only grow."
+        )
+
+    @property
+    def memory_choices(self) -> list[tuple[int, str]]:
+        limit = self.server.plan.max_memory_mib
+        return [(size, mib(size)) for size in MEMORY_CHOICES_MIB if size <= limit]
+
+    def changes(self) -> dict[str, int]:
+        """Only the values that differ from the server's: what the service should change (the
+        service itself refuses an empty change, with the server's current values in the message)."""
+        return {
+            name: value
+            for name, value in self.cleaned_data.items()
+            if value is not None and value != getattr(self.server, name)
+        }
+
+
+class PowerForm(forms.Form):
+    action = forms.ChoiceField(choices=POWER_ACTIONS)
+    confirmed = forms.BooleanField(required=False)
+
+    @property
+    def needs_confirmation(self) -> bool:
+        action = self.cleaned_data.get("action")
+        return action in POWER_ACTIONS_NEEDING_CONFIRMATION and not self.cleaned_data.get(
+            "confirmed"
+        )
+
+
+class RebuildForm(forms.Form):
+    template = forms.ModelChoiceField(
+        queryset=Template.objects.none(), label="Operating system", empty_label=None
+    )
+    password = forms.CharField(
+        label="New root password",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="Optional. Leave empty to keep SSH keys only.",
+    )
+    confirm = forms.BooleanField(
+        label="I understand that rebuilding erases everything on this server's disk."
+    )
+
+    def __init__(self, *args, server: Server, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.server = server
+        self.fields["template"].queryset = Template.objects.filter(
+            node=server.node, is_active=True
+        ).order_by("name")
+        if server.template_id:
+            self.fields["template"].initial = server.template_id
+
+
+class ResetPasswordForm(forms.Form):
+    password = forms.CharField(
+        label="New root password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    password_again = forms.CharField(
+        label="Repeat the password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        first, second = cleaned.get("password"), cleaned.get("password_again")
+        if first and second and first != second:
+            self.add_error("password_again", "The two passwords differ.")
+        return cleaned
