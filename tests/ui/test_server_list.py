@@ -1,0 +1,72 @@
+import pytest
+from django.urls import reverse
+
+from servers.models import ServerStatus
+from tests.ui.conftest import make_server
+
+pytestmark = pytest.mark.django_db
+
+
+def test_new_customer_sees_the_empty_state(alice_client, bob_server):
+    response = alice_client.get(reverse("servers:list"))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "No servers yet" in body
+    assert "bobs-db" not in body
+    assert "<table" not in body
+
+
+def test_list_shows_name_hostname_location_specs_and_status(alice_client, alice_server, bob_server):
+    body = alice_client.get(reverse("servers:list")).content.decode()
+    detail = reverse("servers:detail", args=[alice_server.pk])
+    assert f'<a href="{detail}">web-1</a>' in body
+    assert "web-1.example.com" in body
+    assert "Frankfurt 1" in body
+    assert "2 vCPU · 4 GiB RAM · 40 GiB disk" in body
+    assert '<span class="badge badge-running">Running</span>' in body
+    assert "bobs-db" not in body
+
+
+def test_list_filters_by_search_status_and_location(
+    alice_client, customer, alice_server, ui_plan, ui_node
+):
+    make_server(
+        customer,
+        ui_plan,
+        ui_node,
+        name="mail",
+        vmid=102,
+        hostname="mx.example.org",
+        status=ServerStatus.STOPPED,
+    )
+
+    def names(**params):
+        response = alice_client.get(reverse("servers:list"), params)
+        assert response.status_code == 200
+        return [row.server.name for row in response.context["table"].rows]
+
+    assert names() == ["mail", "web-1"]
+    assert names(q="MX.EXAMPLE") == ["mail"]
+    assert names(q="web") == ["web-1"]
+    assert names(status="stopped") == ["mail"]
+    assert names(node=ui_node.pk) == ["mail", "web-1"]
+    assert names(ordering="-name") == ["web-1", "mail"]
+    no_match = alice_client.get(reverse("servers:list"), {"q": "nothing-like-this"})
+    assert "No servers match" in no_match.content.decode()
+
+
+def test_location_choices_are_the_customers_own(alice_client, alice_server, bob_server):
+    from nodes.models import Node
+
+    elsewhere = Node.objects.create(
+        name="Paris 9",
+        api_url="https://pve9.example.com:8006",
+        pve_node="pve9",
+        token_id="panel@pve!panel",
+        token_secret="x",
+    )
+    bob_server.node = elsewhere
+    bob_server.save()
+    body = alice_client.get(reverse("servers:list")).content.decode()
+    assert "Frankfurt 1" in body
+    assert "Paris 9" not in body
