@@ -150,6 +150,14 @@ PROXMOX_TASK_TIMEOUTS_S = {
 }
 # A running job whose heartbeat is older than this is considered orphaned by the sweeper.
 JOB_STALE_AFTER_S = env.int("JOB_STALE_AFTER_S", default=300)
+# How many times the sweeper resumes a job whose worker died before it fails it.
+JOB_MAX_RESUMES = env.int("JOB_MAX_RESUMES", default=3)
+CELERY_BEAT_SCHEDULE = {
+    "jobs-sweep": {
+        "task": "panel.tasks.jobs_sweep",
+        "schedule": env.float("JOBS_SWEEP_INTERVAL_S", default=60.0),
+    },
+}
 
 # --- REST API --------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -162,6 +170,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "panel.api.errors.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",

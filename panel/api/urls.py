@@ -1,4 +1,18 @@
-from django.urls import path  # noqa: F401
+"""/api/v1/: the panel's REST API. Each app contributes its routes; all names live in `api:`."""
+
+from django.urls import include, path
+from rest_framework.routers import SimpleRouter
+
+from panel.api import views
 
 app_name = "api"
-urlpatterns: list = []
+
+router = SimpleRouter()
+router.register("jobs", views.JobViewSet, basename="job")
+router.register("tokens", views.TokenViewSet, basename="token")
+
+urlpatterns = [
+    path("", include("servers.api.urls")),
+    path("", include("nodes.api.urls")),
+    *router.urls,
+]

@@ -1,0 +1,127 @@
+from __future__ import annotations
+
+import django_filters
+from django import forms
+from django.contrib.auth.signals import user_logged_in
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from knox.models import get_token_model
+from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.response import Response
+from rest_framework.reverse import reverse
+
+from panel.api.schema import BAD_REQUEST, THROTTLED, PanelAutoSchema
+from panel.api.serializers import (
+    JobSerializer,
+    TokenCreatedSerializer,
+    TokenCreateSerializer,
+    TokenSerializer,
+)
+from panel.models import Job, JobKind, JobState
+from panel.selectors import jobs_for_user
+
+MAX_DB_INT = 2**31 - 1
+
+
+class IntegerFilter(django_filters.NumberFilter):
+    """An integer filter that refuses decimals and values no database column can hold."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_DB_INT)
+        super().__init__(*args, **kwargs)
+
+
+class JobFilterSet(django_filters.FilterSet):
+    # A plain id, not a choice of servers: an unknown or foreign id gives an empty list,
+    # never a 400 that would reveal another tenant's server exists.
+    server = IntegerFilter(field_name="server_id", help_text="Only jobs of this server (id).")
+    state = django_filters.MultipleChoiceFilter(choices=JobState.choices)
+    kind = django_filters.MultipleChoiceFilter(choices=JobKind.choices)
+
+    class Meta:
+        model = Job
+        fields = ["server", "state", "kind"]
+
+
+def accepted_job_response(job: Job, request) -> Response:
+    """202 with the job's representation and its URL in `Location`, for every async action."""
+    data = JobSerializer(job, context={"request": request}).data
+    location = reverse("api:job-detail", kwargs={"pk": job.pk}, request=request)
+    return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
+
+
+class PanelViewSetMixin:
+    schema = PanelAutoSchema()
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List jobs", description="Your jobs (staff: all), newest first."),
+    retrieve=extend_schema(summary="Get a job", description="Poll this until it has finished."),
+)
+class JobViewSet(PanelViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    serializer_class = JobSerializer
+    filterset_class = JobFilterSet
+
+    def get_queryset(self):
+        return jobs_for_user(user=self.request.user).select_related("requested_by")
+
+
+class TokenViewSet(
+    PanelViewSetMixin,
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """API tokens (django-rest-knox): stored hashed, the secret shown once at creation."""
+
+    serializer_class = TokenSerializer
+    lookup_field = "token_key"
+    lookup_value_regex = "[^/]+"
+    pagination_class = None
+
+    def get_permissions(self):
+        if self.action == "create":
+            return [permissions.AllowAny()]
+        return super().get_permissions()
+
+    def get_queryset(self):
+        tokens = get_token_model().objects.order_by("-created")
+        if not self.request.user.is_authenticated:
+            return tokens.none()
+        return tokens.filter(user=self.request.user)
+
+    def get_serializer_class(self):
+        if self.action == "create":
+            return TokenCreateSerializer
+        return TokenSerializer
+
+    @extend_schema(summary="List your API tokens", description="Only the first characters "
+                   "(`token_key`) are kept in clear; the token itself is never shown again.")
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Create an API token",
+        description="Log in with a username and password; answers with a new token. Store it: "
+        "it is shown only in this answer.",
+        request=TokenCreateSerializer,
+        responses={201: TokenCreatedSerializer, 400: BAD_REQUEST, 429: THROTTLED},
+        auth=[],
+    )
+    def create(self, request, *args, **kwargs):
+        serializer = TokenCreateSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        user = serializer.validated_data["user"]
+        instance, token = get_token_model().objects.create(user=user)
+        user_logged_in.send(sender=user.__class__, request=request, user=user)
+        data = {"token": token, **TokenSerializer(instance, context={"request": request}).data}
+        return Response(data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Revoke one of your API tokens")
+    def destroy(self, request, *args, **kwargs):
+        return super().destroy(request, *args, **kwargs)
+
+

@@ -1,0 +1,286 @@
+"""Staff's pages for plans and servers.
+
+The server change form never writes what PVE has not confirmed: specs, vmid, node and status are
+read-only here, and every change to them is an action that calls a service, which records a Job
+and queues the work. Nothing in this module talks to PVE.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.core.exceptions import ValidationError
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
+
+from panel.jobs import JobConflict
+from servers import services
+from servers.forms import RebuildForm, ResizeForm, add_service_errors
+from servers.models import Plan, Server
+
+
+@admin.register(Plan)
+class PlanAdmin(admin.ModelAdmin):
+    list_display = ("name", "max_cpu_cores", "max_memory_mib", "max_disk_gib", "max_backups",
+                    "is_active")
+    list_filter = ("is_active",)
+    search_fields = ("name",)
+
+
+class ServerAdminForm(forms.ModelForm):
+    class Meta:
+        model = Server
+        fields = ["name", "owner", "plan"]
+
+
+# Fields that mirror PVE (or the panel's bookkeeping of it): shown, never edited here.
+PVE_OWNED_FIELDS = (
+    "uuid",
+    "node",
+    "vmid",
+    "template",
+    "hostname",
+    "cpu_cores",
+    "memory_mib",
+    "disk_gib",
+    "status",
+    "status_reason",
+    "is_suspended",
+    "created_at",
+    "updated_at",
+)
+
+
+@admin.register(Server)
+class ServerAdmin(admin.ModelAdmin):
+    form = ServerAdminForm
+    list_display = (
+        "name",
+        "hostname",
+        "owner",
+        "node",
+        "vmid",
+        "status",
+        "is_suspended",
+        "cpu_cores",
+        "memory_mib",
+        "disk_gib",
+    )
+    list_filter = (
+        "node",
+        "status",
+        ("owner", admin.RelatedOnlyFieldListFilter),
+        "is_suspended",
+    )
+    search_fields = ("name", "hostname", "=vmid", "owner__username")
+    list_select_related = ("owner", "node", "plan")
+    readonly_fields = PVE_OWNED_FIELDS
+    fieldsets = (
+        (None, {"fields": ("name", "owner", "plan")}),
+        (
+            "On PVE (changed only through actions)",
+            {
+                "fields": (
+                    "uuid",
+                    "node",
+                    "vmid",
+                    "template",
+                    "hostname",
+                    ("cpu_cores", "memory_mib", "disk_gib"),
+                    "status",
+                    "status_reason",
+                    "is_suspended",
+                )
+            },
+        ),
+        ("Times", {"fields": ("created_at", "updated_at")}),
+    )
+    actions = (
+        "resize_server",
+        "power_start",
+        "power_shutdown",
+        "power_reboot",
+        "power_stop",
+        "suspend_servers",
+        "unsuspend_servers",
+        "rebuild_server",
+        "sync_servers",
+        "delete_servers",
+    )
+
+    # A server is created by a job (API or customer order) and deleted by one: the admin's plain
+    # add and delete would write around PVE.
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not self.has_change_permission(request):
+            return {}
+        return actions
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _job_queued(self, request, server, job) -> None:
+        url = reverse("admin:panel_job_change", args=[job.pk])
+        self.message_user(
+            request,
+            format_html('{}: job <a href="{}">{}</a> queued.', server, url, job.get_kind_display()),
+            messages.SUCCESS,
+        )
+
+    def _run_each(self, request, queryset, service, **kwargs) -> None:
+        """Call `service` for each selected server; one refusal does not stop the others."""
+        for server in queryset:
+            try:
+                job = service(server=server, user=request.user, **kwargs)
+            except JobConflict as exc:
+                self._conflict(request, server, exc)
+            except ValidationError as exc:
+                self.message_user(request, f"{server}: {' '.join(exc.messages)}", messages.ERROR)
+            else:
+                self._job_queued(request, server, job)
+
+    def _conflict(self, request, server, exc: JobConflict) -> None:
+        active = exc.active_job
+        if active is not None:
+            url = reverse("admin:panel_job_change", args=[active.pk])
+            text = format_html(
+                '{}: another job (<a href="{}">{}</a>) is active on this server; '
+                "wait for it to finish.",
+                server,
+                url,
+                active.get_kind_display(),
+            )
+        else:
+            text = f"{server}: another job is active on this server; wait for it to finish."
+        self.message_user(request, text, messages.ERROR)
+
+    def _single(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one server for this action.", messages.ERROR)
+            return None
+        return queryset.get()
+
+    def _form_page(self, request, *, server, form, action, title, submit, warning=""):
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "opts": self.model._meta,
+            "server": server,
+            "form": form,
+            "action": action,
+            "submit_label": submit,
+            "warning": warning,
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+            "selected": [server.pk],
+        }
+        return TemplateResponse(request, "admin/servers/server/action_form.html", context)
+
+    # --- actions ----------------------------------------------------------------------------
+
+    @admin.action(description="Resize (CPU, memory, disk)…")
+    def resize_server(self, request, queryset):
+        server = self._single(request, queryset)
+        if server is None:
+            return None
+        if "apply" in request.POST:
+            form = ResizeForm(request.POST, server=server)
+            if form.is_valid():
+                try:
+                    job = services.server_resize(
+                        server=server, user=request.user, **form.changes()
+                    )
+                except JobConflict as exc:
+                    self._conflict(request, server, exc)
+                    return None
+                except ValidationError as exc:
+                    add_service_errors(form, exc)
+                else:
+                    self._job_queued(request, server, job)
+                    return None
+        else:
+            form = ResizeForm(server=server)
+        return self._form_page(
+            request, server=server, form=form, action="resize_server",
+            title=f"Resize {server}", submit="Resize",
+        )
+
+    @admin.action(description="Rebuild from a template…")
+    def rebuild_server(self, request, queryset):
+        server = self._single(request, queryset)
+        if server is None:
+            return None
+        if "apply" in request.POST:
+            form = RebuildForm(request.POST, server=server)
+            if form.is_valid():
+                try:
+                    job = services.server_rebuild(
+                        server=server,
+                        user=request.user,
+                        template=form.cleaned_data["template"],
+                        password=form.cleaned_data.get("password") or "",
+                    )
+                except JobConflict as exc:
+                    self._conflict(request, server, exc)
+                    return None
+                except ValidationError as exc:
+                    add_service_errors(form, exc)
+                else:
+                    self._job_queued(request, server, job)
+                    return None
+        else:
+            form = RebuildForm(server=server)
+        return self._form_page(
+            request, server=server, form=form, action="rebuild_server",
+            title=f"Rebuild {server}", submit="Rebuild",
+            warning="Rebuilding erases everything on the server's disk.",
+        )
+
+    @admin.action(description="Delete on PVE…")
+    def delete_servers(self, request, queryset):
+        if "apply" in request.POST:
+            self._run_each(request, queryset, services.server_delete)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Delete servers on PVE",
+            "opts": self.model._meta,
+            "servers": list(queryset),
+            "action": "delete_servers",
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/servers/server/delete_confirmation.html", context)
+
+    @admin.action(description="Power: start")
+    def power_start(self, request, queryset):
+        self._run_each(request, queryset, services.server_power, action="start")
+
+    @admin.action(description="Power: shut down (ACPI)")
+    def power_shutdown(self, request, queryset):
+        self._run_each(request, queryset, services.server_power, action="shutdown")
+
+    @admin.action(description="Power: reboot")
+    def power_reboot(self, request, queryset):
+        self._run_each(request, queryset, services.server_power, action="reboot")
+
+    @admin.action(description="Power: stop (hard)")
+    def power_stop(self, request, queryset):
+        self._run_each(request, queryset, services.server_power, action="stop")
+
+    @admin.action(description="Suspend (stop, owner locked out)")
+    def suspend_servers(self, request, queryset):
+        self._run_each(request, queryset, services.server_suspend)
+
+    @admin.action(description="Unsuspend")
+    def unsuspend_servers(self, request, queryset):
+        self._run_each(request, queryset, services.server_unsuspend)
+
+    @admin.action(description="Sync from PVE (read config, flag drift)")
+    def sync_servers(self, request, queryset):
+        self._run_each(request, queryset, services.server_sync)

@@ -1,0 +1,136 @@
+"""API shapes for servers. Specs and status are read-only: they hold what PVE confirmed, and
+every change to them goes through an action that creates a job."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.core.validators import RegexValidator
+from rest_framework import serializers
+
+from nodes.models import Node, Template
+from servers import services
+from servers.models import Plan, Server
+
+# A column limit, not a business rule: the plan's limits are checked by the services.
+MAX_DB_INT = 2**31 - 1
+_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+HOSTNAME_RE = rf"^{_LABEL}(\.{_LABEL})*$"
+
+POWER_ACTION_LABELS = {
+    "start": "Start",
+    "stop": "Stop at once (like pulling the plug)",
+    "shutdown": "Shut down (ACPI)",
+    "reboot": "Reboot (ACPI)",
+}
+POWER_ACTIONS = [(name, POWER_ACTION_LABELS.get(name, name)) for name in services.POWER_ACTIONS]
+
+
+def _count(help_text: str, *, min_value: int = 1, required: bool = True):
+    return serializers.IntegerField(
+        min_value=min_value, max_value=MAX_DB_INT, required=required, help_text=help_text
+    )
+
+
+class PlanSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Plan
+        fields = ["id", "name", "max_cpu_cores", "max_memory_mib", "max_disk_gib", "max_backups",
+                  "is_active"]
+        read_only_fields = fields
+
+
+class ServerSerializer(serializers.ModelSerializer):
+    owner = serializers.PrimaryKeyRelatedField(read_only=True)
+    owner_username = serializers.CharField(source="owner.username", read_only=True)
+    plan_name = serializers.CharField(source="plan.name", read_only=True)
+    node_name = serializers.CharField(source="node.name", read_only=True)
+
+    class Meta:
+        model = Server
+        fields = [
+            "id",
+            "uuid",
+            "name",
+            "hostname",
+            "owner",
+            "owner_username",
+            "plan",
+            "plan_name",
+            "node",
+            "node_name",
+            "template",
+            "vmid",
+            "cpu_cores",
+            "memory_mib",
+            "disk_gib",
+            "status",
+            "status_reason",
+            "is_suspended",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class ServerCreateSerializer(serializers.Serializer):
+    owner = serializers.PrimaryKeyRelatedField(
+        queryset=get_user_model().objects.filter(is_active=True),
+        help_text="The customer (user id).",
+    )
+    plan = serializers.PrimaryKeyRelatedField(queryset=Plan.objects.filter(is_active=True))
+    node = serializers.PrimaryKeyRelatedField(queryset=Node.objects.filter(is_enabled=True))
+    template = serializers.PrimaryKeyRelatedField(queryset=Template.objects.filter(is_active=True))
+    name = serializers.CharField(max_length=100)
+    hostname = serializers.CharField(
+        max_length=253, validators=[RegexValidator(HOSTNAME_RE, "Enter a valid hostname.")]
+    )
+    cpu_cores = _count("Virtual CPU cores.")
+    memory_mib = _count("Memory in MiB.")
+    disk_gib = _count("Boot disk size in GiB (at least the template's).")
+    password = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, max_length=128,
+        style={"input_type": "password"}, help_text="Root password set by cloud-init.",
+    )
+    ssh_keys = serializers.CharField(
+        required=False, allow_blank=True, max_length=16384,
+        help_text="Authorized SSH public keys, one a line.",
+    )
+    vmid = serializers.IntegerField(
+        required=False, min_value=100, max_value=999_999_999,
+        help_text="Choose the PVE VMID; by default PVE's next free one.",
+    )
+
+
+class ResizeSerializer(serializers.Serializer):
+    cpu_cores = _count("New number of CPU cores.", required=False)
+    memory_mib = _count("New memory in MiB.", required=False)
+    disk_gib = _count("New boot disk size in GiB; disks only grow.", required=False)
+
+    def validate(self, attrs):
+        if not attrs:
+            raise serializers.ValidationError(
+                "Give at least one of cpu_cores, memory_mib, disk_gib."
+            )
+        return attrs
+
+
+class PowerSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=POWER_ACTIONS)
+
+
+class RebuildSerializer(serializers.Serializer):
+    template = serializers.PrimaryKeyRelatedField(
+        queryset=Template.objects.filter(is_active=True),
+        help_text="Template id to reinstall from (see /api/v1/templates/).",
+    )
+    password = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, max_length=128,
+        style={"input_type": "password"},
+    )
+
+
+class ResetPasswordSerializer(serializers.Serializer):
+    password = serializers.CharField(
+        write_only=True, min_length=8, max_length=128, style={"input_type": "password"},
+        help_text="The new root password (set through cloud-init).",
+    )
