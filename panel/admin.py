@@ -14,3 +14,155 @@ class UserAdmin(DjangoUserAdmin):
 
 
 # --- end of users -----------------------------------------------------------------------------
+
+
+# --- Jobs and audit (API and admin engineer) --------------------------------------------------
+# Read-only: a job's row is written by the engine only. Staff read what PVE said here.
+
+import json  # noqa: E402
+
+from django.contrib import messages  # noqa: E402
+from django.core.exceptions import ValidationError  # noqa: E402
+from django.utils.html import format_html, format_html_join  # noqa: E402
+
+from panel import jobs as job_services  # noqa: E402
+from panel.models import AuditEntry, Job, JobState  # noqa: E402
+
+
+def _pre(text: str):
+    return format_html('<pre style="white-space: pre-wrap; margin: 0">{}</pre>', text or "-")
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    list_display = (
+        "created_at",
+        "kind",
+        "state",
+        "target_name",
+        "server",
+        "requested_by",
+        "progress",
+        "current_step",
+        "attempts",
+    )
+    list_filter = ("state", "kind")
+    search_fields = ("=id", "target_name", "upid", "error", "requested_by__username")
+    list_select_related = ("server", "requested_by")
+    date_hierarchy = "created_at"
+    actions = ("retry_jobs",)
+    fieldsets = (
+        (None, {"fields": ("id", "kind", "state", "server", "target_name", "owner",
+                           "requested_by", "progress", "current_step", "attempts")}),
+        ("Input", {"fields": ("params_display",)}),
+        ("Steps", {"fields": ("steps_display",)}),
+        ("PVE", {"fields": ("upid", "upid_node", "task_log_display")}),
+        ("Outcome", {"fields": ("error", "result_display", "traceback_display")}),
+        ("Times", {"fields": ("created_at", "started_at", "finished_at", "heartbeat_at")}),
+    )
+    readonly_fields = (
+        "id", "kind", "state", "server", "target_name", "owner", "requested_by", "progress",
+        "current_step", "attempts", "params_display", "steps_display", "upid", "upid_node",
+        "task_log_display", "error", "result_display", "traceback_display", "created_at",
+        "started_at", "finished_at", "heartbeat_at",
+    )
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        # Retry is the engine's decision (which steps can run again); offered only when it exists.
+        if not hasattr(job_services, "job_retry") or not request.user.is_staff:
+            actions.pop("retry_jobs", None)
+        return actions
+
+    @admin.display(description="parameters")
+    def params_display(self, job: Job):
+        params = {
+            key: ("•••" if "password" in key.lower() or "secret" in key.lower() else value)
+            for key, value in (job.params or {}).items()
+        }
+        return _pre(json.dumps(params, indent=2, sort_keys=True, default=str))
+
+    @admin.display(description="steps")
+    def steps_display(self, job: Job):
+        rows = [
+            (
+                step.get("label") or step.get("name", ""),
+                step.get("state", ""),
+                step.get("upid", "") or "",
+                step.get("started_at") or "",
+                step.get("finished_at") or "",
+                step.get("note", "") or "",
+            )
+            for step in (job.steps or [])
+            if isinstance(step, dict)
+        ]
+        if not rows:
+            return "-"
+        body = format_html_join(
+            "", "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td>"
+            "<td>{}</td></tr>", rows
+        )
+        return format_html(
+            "<table><thead><tr><th>Step</th><th>State</th><th>UPID</th><th>Started</th>"
+            "<th>Finished</th><th>Note</th></tr></thead><tbody>{}</tbody></table>",
+            body,
+        )
+
+    @admin.display(description="PVE task log (tail)")
+    def task_log_display(self, job: Job):
+        return _pre(job.task_log)
+
+    @admin.display(description="traceback")
+    def traceback_display(self, job: Job):
+        return _pre(job.traceback)
+
+    @admin.display(description="result")
+    def result_display(self, job: Job):
+        return _pre(json.dumps(job.result or {}, indent=2, sort_keys=True, default=str))
+
+    @admin.action(description="Retry failed jobs (where safe)")
+    def retry_jobs(self, request, queryset):
+        for job in queryset:
+            if job.state != JobState.FAILED:
+                self.message_user(request, f"{job}: only failed jobs can be retried.",
+                                  messages.WARNING)
+                continue
+            try:
+                retried = job_services.job_retry(job=job, user=request.user)
+            except job_services.JobConflict:
+                self.message_user(request, f"{job}: another job is active on this server.",
+                                  messages.ERROR)
+            except ValidationError as exc:
+                self.message_user(request, f"{job}: {' '.join(exc.messages)}", messages.ERROR)
+            else:
+                self.message_user(request, f"{job}: retry queued as {retried}.", messages.SUCCESS)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "actor", "action", "object_repr", "job")
+    list_filter = ("action",)
+    search_fields = ("object_repr", "actor__username", "action")
+    list_select_related = ("actor", "job")
+    readonly_fields = ("created_at", "actor", "action", "object_repr", "job", "details")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+# --- end of jobs and audit --------------------------------------------------------------------

@@ -152,6 +152,8 @@ def test_changelist_filters_and_search(admin_client, server_a, server_b):
 
 def test_customers_cannot_reach_the_admin(client, customer, server_a):
     client.force_login(customer)
-    response = client.post(CHANGELIST, {"action": "power_start", ACTION_CHECKBOX_NAME: [server_a.pk]})
+    response = client.post(
+        CHANGELIST, {"action": "power_start", ACTION_CHECKBOX_NAME: [server_a.pk]}
+    )
     assert response.status_code == 302  # to the admin login
     assert not Job.objects.exists()
