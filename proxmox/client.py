@@ -31,8 +31,19 @@ from proxmox.tls import FingerprintAdapter
 from proxmox.units import gib_to_pve_size
 
 logger = logging.getLogger("proxmox.client")
-if os.environ.get("PROXMOX_LOG_LEVEL"):
-    logger.setLevel(os.environ["PROXMOX_LOG_LEVEL"].upper())
+
+
+def configure_logging_from_env(environ: Mapping[str, str] = os.environ) -> None:
+    """``PROXMOX_LOG_LEVEL=DEBUG|INFO|WARNING...`` sets the level of the ``proxmox.*`` loggers.
+
+    Read from the environment (not Django settings) because proxmox knows nothing of Django.
+    """
+    level = (environ.get("PROXMOX_LOG_LEVEL") or "").strip().upper()
+    if level:
+        logging.getLogger("proxmox").setLevel(level)
+
+
+configure_logging_from_env()
 
 API_PREFIX = "/api2/json"
 POWER_ACTIONS = ("start", "stop", "shutdown", "reboot", "reset", "suspend", "resume")

@@ -307,3 +307,17 @@ def test_non_json_success_body_is_an_error(pve, client):
     pve.get(API + "/version", body="<html>proxy login</html>", content_type="text/html")
     with pytest.raises(PveError, match="not JSON"):
         client.version()
+
+
+def test_log_level_comes_from_proxmox_log_level():
+    from proxmox.client import configure_logging_from_env
+
+    parent = logging.getLogger("proxmox")
+    before = parent.level
+    try:
+        configure_logging_from_env({"PROXMOX_LOG_LEVEL": "debug"})
+        assert logging.getLogger("proxmox.client").getEffectiveLevel() == logging.DEBUG
+        configure_logging_from_env({"PROXMOX_LOG_LEVEL": "WARNING"})
+        assert logging.getLogger("proxmox.client").getEffectiveLevel() == logging.WARNING
+    finally:
+        parent.setLevel(before)
