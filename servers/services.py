@@ -1,0 +1,531 @@
+"""Server services: validate a request, record a Job, and the steps the worker runs for it.
+
+The public services (``server_create``, ``server_resize``, ...) run in the web request: they
+validate in one place, record the Job in one short transaction and queue its Celery chain on
+commit; they never call PVE. The ``step_*`` functions run in the worker (``servers.tasks``), one
+PVE operation each, every one idempotent: it looks at PVE before acting, and a step that recorded
+a UPID waits on that task instead of issuing the operation again. The lifecycle itself is in
+``servers.steps``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.db import transaction
+
+from nodes.models import Node, Template
+from panel.crypto import encrypt
+from panel.jobs import JobConflict, StepSpec, job_create, job_dispatch
+from panel.models import AuditEntry, Job, JobKind
+from servers.models import Plan, Server, ServerStatus
+
+__all__ = [
+    "JobConflict",
+    "server_create",
+    "server_delete",
+    "server_power",
+    "server_rebuild",
+    "server_reset_password",
+    "server_resize",
+    "server_suspend",
+    "server_sync",
+    "server_unsuspend",
+]
+
+# Sanity bounds on top of the plan and node limits: values beyond these are typing mistakes.
+ABSURD_CPU_CORES = 512
+MIN_MEMORY_MIB = 256
+ABSURD_MEMORY_MIB = 16 * 1024 * 1024  # 16 TiB
+ABSURD_DISK_GIB = 128 * 1024  # 128 TiB
+MIN_PASSWORD_LENGTH = 8
+POWER_ACTIONS = ("start", "stop", "shutdown", "reboot")
+
+_HOSTNAME_RE = re.compile(
+    r"^(?=.{1,253}$)[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
+    r"(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$"
+)
+_SSH_KEY_RE = re.compile(
+    r"^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp\d+|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)"
+    r" [A-Za-z0-9+/=]+( .*)?$"
+)
+
+T = "servers.tasks."
+S_CLONE = StepSpec("clone", "Clone the template", T + "clone")
+S_CONFIGURE = StepSpec("configure", "Configure CPU, memory and cloud-init", T + "configure")
+S_RESIZE_DISK = StepSpec("resize_disk", "Resize the disk", T + "resize")
+S_START = StepSpec("start", "Start the server", T + "start")
+S_FINISH_CREATE = StepSpec("finish", "Read back what PVE holds", T + "start")
+
+
+def _steps(task: str, *names_labels: tuple[str, str]) -> list[StepSpec]:
+    return [StepSpec(name, label, T + task) for name, label in names_labels]
+
+
+# --- validation helpers ------------------------------------------------------------------------
+
+
+def _whole(value, field: str, errors: dict) -> int | None:
+    """A whole number from an int or its decimal string; floats and bools are mistakes."""
+    if isinstance(value, bool):
+        errors.setdefault(field, []).append("Enter a whole number.")
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+        return int(value)
+    errors.setdefault(field, []).append("Enter a whole number.")
+    return None
+
+
+def _check_range(
+    value: int, field: str, errors: dict, *, minimum: int, unit: str, limits: list[tuple[int, str]]
+) -> None:
+    if value < minimum:
+        errors.setdefault(field, []).append(f"Must be at least {minimum}{unit}.")
+        return
+    for limit, who in limits:
+        if value > limit:
+            errors.setdefault(field, []).append(f"{who} allows at most {limit}{unit}.")
+            return
+
+
+def _spec_limits(plan: Plan, node: Node) -> dict[str, list[tuple[int, str]]]:
+    return {
+        "cpu_cores": [
+            (ABSURD_CPU_CORES, "The panel"),
+            (plan.max_cpu_cores, f"The plan {plan.name}"),
+            (node.max_cpu_cores, f"The node {node.name}"),
+        ],
+        "memory_mib": [
+            (ABSURD_MEMORY_MIB, "The panel"),
+            (plan.max_memory_mib, f"The plan {plan.name}"),
+            (node.max_memory_mib, f"The node {node.name}"),
+        ],
+        "disk_gib": [
+            (ABSURD_DISK_GIB, "The panel"),
+            (plan.max_disk_gib, f"The plan {plan.name}"),
+            (node.max_disk_gib, f"The node {node.name}"),
+        ],
+    }
+
+
+_UNITS = {"cpu_cores": " cores", "memory_mib": " MiB", "disk_gib": " GiB"}
+_MINIMUMS = {"cpu_cores": 1, "memory_mib": MIN_MEMORY_MIB, "disk_gib": 1}
+
+
+def _validate_specs(values: dict, *, plan: Plan, node: Node, errors: dict) -> dict[str, int]:
+    limits = _spec_limits(plan, node)
+    clean: dict[str, int] = {}
+    for field, raw in values.items():
+        if raw is None:
+            continue
+        number = _whole(raw, field, errors)
+        if number is None:
+            continue
+        before = len(errors.get(field, []))
+        _check_range(
+            number,
+            field,
+            errors,
+            minimum=_MINIMUMS[field],
+            unit=_UNITS[field],
+            limits=limits[field],
+        )
+        if len(errors.get(field, [])) == before:
+            clean[field] = number
+    return clean
+
+
+def _shrink_message(current_gib: int, wanted_gib: int) -> str:
+    return (
+        f"Disks can only grow: the disk is {current_gib} GiB, so {wanted_gib} GiB is not possible."
+    )
+
+
+def _validate_password(password: str, errors: dict, *, field: str = "password") -> None:
+    if password and len(password) < MIN_PASSWORD_LENGTH:
+        errors.setdefault(field, []).append(f"Use at least {MIN_PASSWORD_LENGTH} characters.")
+    if password and any(ch in password for ch in "\r\n\0"):
+        errors.setdefault(field, []).append("The password cannot contain line breaks.")
+
+
+def _clean_ssh_keys(ssh_keys: str, errors: dict) -> str:
+    lines = [line.strip() for line in (ssh_keys or "").splitlines() if line.strip()]
+    for number, line in enumerate(lines, start=1):
+        if not _SSH_KEY_RE.match(line):
+            errors.setdefault("ssh_keys", []).append(
+                f"Line {number} is not an OpenSSH public key (ssh-ed25519 AAAA... comment)."
+            )
+    return "\n".join(lines)
+
+
+def _raise(errors: dict) -> None:
+    if errors:
+        raise ValidationError(errors)
+
+
+def _check_access(*, server: Server, user) -> None:
+    if not (user.is_staff or server.owner_id == user.pk):
+        raise PermissionDenied("This server is not yours.")
+
+
+def _check_actionable(*, server: Server, user, needs_vm: bool = True) -> None:
+    """Customer actions are refused on suspended servers; nothing acts on a VM not built yet."""
+    _check_access(server=server, user=user)
+    if server.is_suspended and not user.is_staff:
+        raise ValidationError(
+            {NON_FIELD_ERRORS: ["This server is suspended; please contact support."]}
+        )
+    if needs_vm and (server.vmid is None or server.status == ServerStatus.PROVISIONING):
+        raise ValidationError(
+            {NON_FIELD_ERRORS: ["This server has no VM on PVE yet; wait for it to be created."]}
+        )
+
+
+def _audit(*, user, action: str, server: Server | None, job: Job, details: dict) -> None:
+    AuditEntry.objects.create(
+        actor=user if getattr(user, "pk", None) else None,
+        action=action,
+        object_repr=str(server) if server is not None else job.target_name,
+        job=job,
+        details=details,
+    )
+
+
+def _record(
+    *,
+    kind: str,
+    server: Server,
+    user,
+    params: dict,
+    steps: list[StepSpec],
+    status: str | None = None,
+    audit: dict | None = None,
+) -> Job:
+    """The one short transaction every action shares: the Job, the server's status, the audit
+    entry; the Celery chain is queued after the commit."""
+    with transaction.atomic():
+        job = job_create(kind=kind, server=server, requested_by=user, params=params, steps=steps)
+        if status is not None and server.status != status:
+            Server.objects.filter(pk=server.pk).update(status=status)
+            server.status = status
+        _audit(user=user, action=f"server_{kind}", server=server, job=job, details=audit or params)
+        job_dispatch(job=job)
+    return job
+
+
+# --- the services the views, the API and the admin call ----------------------------------------
+
+
+def server_create(
+    *,
+    owner,
+    plan: Plan,
+    node: Node,
+    template: Template,
+    name: str,
+    hostname: str,
+    cpu_cores: int,
+    memory_mib: int,
+    disk_gib: int,
+    password: str = "",
+    ssh_keys: str = "",
+    requested_by,
+    vmid: int | None = None,
+) -> Job:
+    """Order a new server: clone ``template`` on ``node``, configure it, grow its disk, start it."""
+    errors: dict[str, list[str]] = {}
+    name = (name or "").strip()
+    hostname = (hostname or "").strip().lower()
+    if not name:
+        errors.setdefault("name", []).append("Give the server a name.")
+    elif len(name) > 100:
+        errors.setdefault("name", []).append("Use at most 100 characters.")
+    if not _HOSTNAME_RE.match(hostname):
+        errors.setdefault("hostname", []).append(
+            "Use a DNS name: letters, digits and hyphens, dot-separated (e.g. web1.example.com)."
+        )
+    if not plan.is_active:
+        errors.setdefault("plan", []).append("This plan is no longer offered.")
+    if not node.is_enabled:
+        errors.setdefault("node", []).append("This node does not take new servers.")
+    elif Server.objects.filter(node=node).count() >= node.max_vms:
+        errors.setdefault("node", []).append(
+            f"The node {node.name} is full ({node.max_vms} servers)."
+        )
+    if template.node_id != node.pk:
+        errors.setdefault("template", []).append(
+            f"The template {template.name} is not on the node {node.name}."
+        )
+    elif not template.is_active:
+        errors.setdefault("template", []).append("This template is no longer offered.")
+    specs = _validate_specs(
+        {"cpu_cores": cpu_cores, "memory_mib": memory_mib, "disk_gib": disk_gib},
+        plan=plan,
+        node=node,
+        errors=errors,
+    )
+    if "disk_gib" in specs and specs["disk_gib"] < template.disk_gib:
+        errors.setdefault("disk_gib", []).append(
+            f"The template {template.name} has a {template.disk_gib} GiB disk; "
+            f"choose at least {template.disk_gib} GiB."
+        )
+    _validate_password(password, errors)
+    ssh_keys = _clean_ssh_keys(ssh_keys, errors)
+    if vmid is not None:
+        chosen = _whole(vmid, "vmid", errors)
+        if chosen is not None:
+            if not 100 <= chosen <= 999_999_999:
+                errors.setdefault("vmid", []).append("A VMID is between 100 and 999999999.")
+            elif Server.objects.filter(node=node, vmid=chosen).exists():
+                errors.setdefault("vmid", []).append(
+                    f"VMID {chosen} is already used by a server on {node.name}."
+                )
+            vmid = chosen
+    _raise(errors)
+
+    with transaction.atomic():
+        server = Server.objects.create(
+            owner=owner,
+            plan=plan,
+            node=node,
+            template=template,
+            vmid=vmid,
+            name=name,
+            hostname=hostname,
+            status=ServerStatus.PROVISIONING,
+        )
+        params = {
+            **specs,
+            "template_id": template.pk,
+            "template_vmid": template.vmid,
+            "vmid_chosen": vmid is not None,
+            "ssh_keys": ssh_keys,
+            # Encrypted at rest; the configure step erases it once PVE has it.
+            "password_encrypted": encrypt(password) if password else "",
+        }
+        job = _record(
+            kind=JobKind.CREATE,
+            server=server,
+            user=requested_by,
+            params=params,
+            steps=[S_CLONE, S_CONFIGURE, S_RESIZE_DISK, S_START, S_FINISH_CREATE],
+            audit={**specs, "template": template.name, "node": node.name, "vmid": vmid},
+        )
+    return job
+
+
+def server_resize(
+    *,
+    server: Server,
+    user,
+    cpu_cores: int | None = None,
+    memory_mib: int | None = None,
+    disk_gib: int | None = None,
+) -> Job:
+    """Change cores/memory and/or grow the disk. The disk only grows; nothing changed is refused."""
+    _check_actionable(server=server, user=user)
+    errors: dict[str, list[str]] = {}
+    specs = _validate_specs(
+        {"cpu_cores": cpu_cores, "memory_mib": memory_mib, "disk_gib": disk_gib},
+        plan=server.plan,
+        node=server.node,
+        errors=errors,
+    )
+    if "disk_gib" in specs and specs["disk_gib"] < server.disk_gib:
+        message = _shrink_message(server.disk_gib, specs["disk_gib"])
+        errors.setdefault("disk_gib", []).append(message)
+        specs.pop("disk_gib")
+    _raise(errors)
+    changes = {field: value for field, value in specs.items() if value != getattr(server, field)}
+    if not changes:
+        raise ValidationError(
+            {
+                NON_FIELD_ERRORS: [
+                    f"Nothing to change: the server already has {server.cpu_cores} cores, "
+                    f"{server.memory_mib} MiB of memory and a {server.disk_gib} GiB disk."
+                ]
+            }
+        )
+    steps = []
+    if "cpu_cores" in changes or "memory_mib" in changes:
+        steps.append(StepSpec("configure", "Set CPU and memory", T + "resize"))
+    if "disk_gib" in changes:
+        steps.append(StepSpec("resize_disk", "Grow the disk", T + "resize"))
+    steps.append(StepSpec("finish", "Read back what PVE holds", T + "resize"))
+    params = {
+        **changes,
+        "previous": {
+            "cpu_cores": server.cpu_cores,
+            "memory_mib": server.memory_mib,
+            "disk_gib": server.disk_gib,
+        },
+    }
+    return _record(
+        kind=JobKind.RESIZE,
+        server=server,
+        user=user,
+        params=params,
+        steps=steps,
+        status=ServerStatus.RESIZING,
+    )
+
+
+def server_power(*, server: Server, user, action: str) -> Job:
+    """start, stop (hard), shutdown (ACPI, forced off after the power timeout), reboot."""
+    _check_actionable(server=server, user=user)
+    if action not in POWER_ACTIONS:
+        raise ValidationError({"action": [f"Choose one of: {', '.join(POWER_ACTIONS)}."]})
+    return _record(
+        kind=JobKind.POWER,
+        server=server,
+        user=user,
+        params={"action": action},
+        steps=_steps("power", ("power", f"Power: {action}"), ("finish", "Read back the state")),
+    )
+
+
+def server_rebuild(*, server: Server, user, template: Template, password: str = "") -> Job:
+    """Reinstall from a template: the VM is destroyed and cloned again under the same VMID."""
+    _check_actionable(server=server, user=user)
+    errors: dict[str, list[str]] = {}
+    if template.node_id != server.node_id:
+        errors.setdefault("template", []).append(
+            f"The template {template.name} is not on this server's node."
+        )
+    elif not template.is_active:
+        errors.setdefault("template", []).append("This template is no longer offered.")
+    elif template.disk_gib > server.disk_gib:
+        errors.setdefault("template", []).append(
+            f"The template needs a {template.disk_gib} GiB disk; this server has "
+            f"{server.disk_gib} GiB. Grow the disk first."
+        )
+    _validate_password(password, errors)
+    _raise(errors)
+    params = {
+        "template_id": template.pk,
+        "template_vmid": template.vmid,
+        "cpu_cores": server.cpu_cores,
+        "memory_mib": server.memory_mib,
+        "disk_gib": server.disk_gib,
+        "vmid_chosen": True,
+        "ssh_keys": "",
+        "password_encrypted": encrypt(password) if password else "",
+    }
+    steps = _steps(
+        "rebuild",
+        ("stop", "Stop the server"),
+        ("destroy", "Remove the old VM"),
+        ("clone", "Clone the template"),
+        ("configure", "Configure CPU, memory and cloud-init"),
+        ("resize_disk", "Resize the disk"),
+        ("start", "Start the server"),
+        ("finish", "Read back what PVE holds"),
+    )
+    return _record(
+        kind=JobKind.REBUILD,
+        server=server,
+        user=user,
+        params=params,
+        steps=steps,
+        status=ServerStatus.REBUILDING,
+        audit={"template": template.name},
+    )
+
+
+def server_reset_password(*, server: Server, user, password: str) -> Job:
+    """Set a new cloud-init password; a running server is rebooted so cloud-init applies it."""
+    _check_actionable(server=server, user=user)
+    errors: dict[str, list[str]] = {}
+    if not password:
+        errors["password"] = ["Enter the new password."]
+    _validate_password(password, errors)
+    _raise(errors)
+    return _record(
+        kind=JobKind.RESET_PASSWORD,
+        server=server,
+        user=user,
+        params={"password_encrypted": encrypt(password)},
+        steps=_steps(
+            "reset_password",
+            ("set_password", "Write the cloud-init password"),
+            ("apply", "Reboot so cloud-init applies it"),
+            ("finish", "Read back the state"),
+        ),
+        audit={},
+    )
+
+
+def server_delete(*, server: Server, user) -> Job:
+    """Stop and destroy the VM (purging its disks), then remove the server; jobs stay as history."""
+    _check_access(server=server, user=user)
+    if server.is_suspended and not user.is_staff:
+        raise ValidationError(
+            {NON_FIELD_ERRORS: ["This server is suspended; please contact support."]}
+        )
+    return _record(
+        kind=JobKind.DELETE,
+        server=server,
+        user=user,
+        params={"vmid": server.vmid, "node": server.node.name},
+        steps=_steps(
+            "delete",
+            ("stop", "Stop the server"),
+            ("destroy", "Destroy the VM and its disks"),
+            ("remove_record", "Remove the server"),
+        ),
+        status=ServerStatus.DELETING,
+    )
+
+
+def _staff_only(user) -> None:
+    if not user.is_staff:
+        raise PermissionDenied("Only staff can do this.")
+
+
+def server_suspend(*, server: Server, user) -> Job:
+    """Staff: shut the server down and keep it down until unsuspended."""
+    _staff_only(user)
+    if server.is_suspended:
+        raise ValidationError({NON_FIELD_ERRORS: ["This server is already suspended."]})
+    _check_actionable(server=server, user=user)
+    return _record(
+        kind=JobKind.SUSPEND,
+        server=server,
+        user=user,
+        params={},
+        steps=_steps("suspend", ("stop", "Shut the server down"), ("finish", "Mark it suspended")),
+    )
+
+
+def server_unsuspend(*, server: Server, user) -> Job:
+    """Staff: lift the suspension and start the server."""
+    _staff_only(user)
+    if not server.is_suspended:
+        raise ValidationError({NON_FIELD_ERRORS: ["This server is not suspended."]})
+    _check_actionable(server=server, user=user)
+    return _record(
+        kind=JobKind.UNSUSPEND,
+        server=server,
+        user=user,
+        params={},
+        steps=_steps("unsuspend", ("start", "Start the server"), ("finish", "Lift the suspension")),
+    )
+
+
+def server_sync(*, server: Server, user) -> Job:
+    """Read the VM from PVE and store what it holds; differences are recorded in the job."""
+    _check_access(server=server, user=user)
+    if server.vmid is None:
+        raise ValidationError({NON_FIELD_ERRORS: ["This server has no VM on PVE yet."]})
+    return _record(
+        kind=JobKind.SYNC,
+        server=server,
+        user=user,
+        params={},
+        steps=_steps("sync", ("sync", "Read the VM from PVE")),
+    )
