@@ -37,6 +37,11 @@ class PveError(Exception):
         self.errors = dict(errors or {})
         super().__init__(self.message)
 
+    def __reduce__(self):
+        # Subclasses take different constructor arguments; rebuild from state so errors survive
+        # pickling (multiprocessing, Celery's pickle paths) unchanged.
+        return (_restore_error, (type(self), self.args, self.__dict__.copy()))
+
     def __str__(self) -> str:
         parts = []
         if self.status is not None:
@@ -47,6 +52,13 @@ class PveError(Exception):
         if self.errors:
             parts.append("(" + "; ".join(f"{k}: {v}" for k, v in sorted(self.errors.items())) + ")")
         return " ".join(parts)
+
+
+def _restore_error(cls, args, state):
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
 
 
 class PveAuthError(PveError):
