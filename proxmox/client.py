@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from proxmox.errors import (
     PveError,
@@ -64,6 +65,14 @@ def _form_value(value) -> str:
 def _clean(params: Mapping[str, Any] | None) -> dict[str, str]:
     """Drop None (= not sent, PVE default applies) and encode booleans as 0/1."""
     return {k: _form_value(v) for k, v in (params or {}).items() if v is not None}
+
+
+def _never_reached_server(exc: requests.exceptions.RequestException) -> bool:
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    cause = exc.args[0] if exc.args else None
+    reason = getattr(cause, "reason", None)  # urllib3 MaxRetryError wraps the real failure
+    return isinstance(reason, NewConnectionError | ConnectTimeoutError)
 
 
 def encode_sshkeys(keys: str) -> str:
@@ -140,12 +149,13 @@ class PveClient:
         except requests.exceptions.SSLError as exc:
             self._log(method, path, "tls-error", started, logging.ERROR)
             raise PveTlsError(str(exc), method=method, path=path) from exc
-        except (requests.exceptions.Timeout, requests.exceptions.ConnectionError) as exc:
-            self._log(method, path, type(exc).__name__, started, logging.WARNING)
-            raise PveTransientError(str(exc), method=method, path=path) from exc
         except requests.exceptions.RequestException as exc:
             self._log(method, path, type(exc).__name__, started, logging.WARNING)
-            raise PveTransientError(str(exc), method=method, path=path) from exc
+            error = PveTransientError(str(exc), method=method, path=path)
+            # A write whose answer was lost may have been carried out: the caller must look
+            # (e.g. for the new VM or the UPID in the task list) before sending it again.
+            error.maybe_executed = method != "GET" and not _never_reached_server(exc)
+            raise error from exc
         level = logging.INFO if response.status_code < 400 else logging.WARNING
         self._log(method, path, response.status_code, started, level)
         if response.status_code >= 400:

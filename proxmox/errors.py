@@ -97,7 +97,13 @@ class PveLockError(PveError):
 
 
 class PveTransientError(PveError):
-    """Connection reset/refused, our HTTP timeouts, 502/503/504/596: the request may be repeated."""
+    """Connection reset/refused, our HTTP timeouts, 502/503/504/596: worth trying again later.
+
+    ``maybe_executed`` is True for a write whose answer was lost after it was sent (read
+    timeout, reset mid-answer): PVE may have done it, so look before repeating it.
+    """
+
+    maybe_executed = False
 
 
 class PveTlsError(PveError):

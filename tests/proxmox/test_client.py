@@ -1,4 +1,5 @@
 import logging
+import socket
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
@@ -321,3 +322,28 @@ def test_log_level_comes_from_proxmox_log_level():
         assert logging.getLogger("proxmox.client").getEffectiveLevel() == logging.WARNING
     finally:
         parent.setLevel(before)
+
+
+def test_a_lost_answer_to_a_write_is_flagged_as_maybe_executed(pve, client):
+    pve.post(API + "/nodes/pve1/qemu/9000/clone", body=requests.exceptions.ReadTimeout("slow"))
+    with pytest.raises(PveTransientError) as exc:
+        client.vm_clone("pve1", 9000, newid=101)
+    assert exc.value.maybe_executed is True
+
+
+def test_a_write_that_never_connected_is_safe_to_repeat(pve, client):
+    pve.post(API + "/nodes/pve1/qemu/9000/clone", body=requests.exceptions.ConnectTimeout("x"))
+    with pytest.raises(PveTransientError) as exc:
+        client.vm_clone("pve1", 9000, newid=101)
+    assert exc.value.maybe_executed is False
+
+
+def test_connection_refused_is_safe_to_repeat():
+    # A loopback port nobody listens on: refused before anything is sent.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = PveClient(f"https://127.0.0.1:{port}", token_id=TOKEN_ID, token_secret=TOKEN_SECRET)
+    with pytest.raises(PveTransientError) as exc:
+        client.vm_clone("pve1", 9000, newid=101)
+    assert exc.value.maybe_executed is False
