@@ -85,7 +85,8 @@ def _check_range(
     value: int, field: str, errors: dict, *, minimum: int, unit: str, limits: list[tuple[int, str]]
 ) -> None:
     if value < minimum:
-        errors.setdefault(field, []).append(f"Must be at least {minimum}{unit}.")
+        unit_min = unit.rstrip("s") if minimum == 1 and unit.endswith("cores") else unit
+        errors.setdefault(field, []).append(f"Must be at least {minimum}{unit_min}.")
         return
     for limit, who in limits:
         if value > limit:
