@@ -1,0 +1,185 @@
+"""POST /nodes/{node}/qemu/{vmid}/status/{start,stop,shutdown,reboot,reset,suspend,resume}."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from proxmox.simulator.api import Request, check_skiplock, config_missing, die, load_vm, route
+from proxmox.simulator.handlers.config import apply_pending
+from proxmox.simulator.tasks import TaskContext, TaskError
+
+if TYPE_CHECKING:
+    from proxmox.simulator.server import PveSimulator
+    from proxmox.simulator.state import Vm
+
+STATUS = "/nodes/{node}/qemu/{vmid}/status/"
+
+
+Check = Callable[[TaskContext, "Vm"], bool]
+Apply = Callable[[TaskContext, "Vm"], None]
+
+
+def _power_task(
+    sim: PveSimulator,
+    req: Request,
+    task_type: str,
+    check: Check,
+    apply: Apply,
+    *,
+    allowed_locks: Callable[[Vm], tuple[str, ...]] = lambda vm: (),
+) -> str:
+    """A power task: flock, PVE's in-task lock check, ``check`` (False = nothing to do, OK at
+    once; or raise TaskError), the task's duration, then ``apply``."""
+    node, vmid = req.node, req.vmid
+
+    def work(ctx: TaskContext) -> None:
+        with sim.locks.vm(vmid, timeout=sim.knobs.lock_timeout_s):
+            with sim.state.lock:
+                vm = sim.state.vm_on(node, vmid)
+                if vm is None:
+                    raise TaskError(config_missing(node, vmid))
+                if vm.lock and vm.lock not in allowed_locks(vm):
+                    raise TaskError(f"VM is locked ({vm.lock})")
+                if not check(ctx, vm):
+                    return
+            ctx.sleep(ctx.duration)
+            ctx.commit()
+            with sim.state.lock:
+                vm = sim.state.vm_on(node, vmid)
+                if vm is None:
+                    raise TaskError(config_missing(node, vmid))
+                apply(ctx, vm)
+
+    upid = sim.runner.start(node=node, task_type=task_type, task_id=str(vmid), work=work)
+    sim.persist()
+    return upid
+
+
+def _is_running(ctx: TaskContext, vm: Vm) -> bool:
+    return vm.status == "running"
+
+
+def _start(sim: PveSimulator, ctx: TaskContext, vm: Vm) -> None:
+    apply_pending(vm)
+    vm.status, vm.paused, vm.started_at, vm.pid = "running", False, sim.now(), sim.new_pid()
+
+
+def _stop(ctx: TaskContext, vm: Vm) -> None:
+    vm.status, vm.paused, vm.started_at, vm.pid = "stopped", False, None, None
+
+
+@route("POST", STATUS + "start")
+def vm_start(sim: PveSimulator, req: Request):
+    check_skiplock(req)
+    with sim.state.lock:
+        load_vm(sim, req.node, req.vmid)
+
+    def check(ctx: TaskContext, vm: Vm) -> bool:
+        if vm.is_template:
+            raise TaskError("you can't start a vm if it's a template")
+        if vm.status == "running":
+            if vm.lock == "backup" and vm.paused:
+                vm.paused = False  # starting a VM paused by a backup just resumes it
+                return False
+            raise TaskError(f"VM {vm.vmid} already running")
+        return True
+
+    return _power_task(
+        sim,
+        req,
+        "qmstart",
+        check,
+        lambda ctx, vm: _start(sim, ctx, vm),
+        allowed_locks=lambda vm: ("backup",) if vm.status == "running" else (),
+    )
+
+
+@route("POST", STATUS + "stop")
+def vm_stop(sim: PveSimulator, req: Request):
+    check_skiplock(req)
+    with sim.state.lock:
+        load_vm(sim, req.node, req.vmid)
+    return _power_task(sim, req, "qmstop", _is_running, _stop)
+
+
+@route("POST", STATUS + "shutdown")
+def vm_shutdown(sim: PveSimulator, req: Request):
+    check_skiplock(req)
+    with sim.state.lock:
+        vm = load_vm(sim, req.node, req.vmid)
+        if vm.paused and not req.bool("forceStop"):
+            raise die("VM is paused - cannot shutdown")
+    return _power_task(sim, req, "qmshutdown", _is_running, _stop)
+
+
+@route("POST", STATUS + "reboot")
+def vm_reboot(sim: PveSimulator, req: Request):
+    with sim.state.lock:
+        vm = load_vm(sim, req.node, req.vmid)
+        if vm.status != "running":
+            raise die(f"VM {vm.vmid} not running")
+        if vm.paused:
+            raise die("VM is paused - cannot shutdown")
+
+    def check(ctx: TaskContext, vm: Vm) -> bool:
+        if vm.status != "running":
+            raise TaskError(f"VM {vm.vmid} not running")
+        return True
+
+    return _power_task(sim, req, "qmreboot", check, lambda ctx, vm: _start(sim, ctx, vm))
+
+
+def _running_check(ctx: TaskContext, vm: Vm) -> bool:
+    if vm.status != "running":
+        raise TaskError(f"VM {vm.vmid} not running")
+    return True
+
+
+def _require_running(sim: PveSimulator, req: Request) -> None:
+    with sim.state.lock:
+        vm = load_vm(sim, req.node, req.vmid)
+        if vm.status != "running":
+            raise die(f"VM {vm.vmid} not running")
+
+
+@route("POST", STATUS + "reset")
+def vm_reset(sim: PveSimulator, req: Request):
+    check_skiplock(req)
+    _require_running(sim, req)
+
+    def apply(ctx: TaskContext, vm: Vm) -> None:
+        vm.started_at = sim.now()
+
+    return _power_task(sim, req, "qmreset", _running_check, apply)
+
+
+@route("POST", STATUS + "suspend")
+def vm_suspend(sim: PveSimulator, req: Request):
+    check_skiplock(req)
+    if req.bool("todisk"):
+        raise die("suspend to disk is not supported by the simulator")
+    _require_running(sim, req)
+
+    def apply(ctx: TaskContext, vm: Vm) -> None:
+        vm.paused = True
+
+    return _power_task(sim, req, "qmsuspend", _running_check, apply)
+
+
+@route("POST", STATUS + "resume")
+def vm_resume(sim: PveSimulator, req: Request):
+    check_skiplock(req)
+    _require_running(sim, req)
+
+    def apply(ctx: TaskContext, vm: Vm) -> None:
+        vm.paused = False
+
+    return _power_task(
+        sim,
+        req,
+        "qmresume",
+        _running_check,
+        apply,
+        allowed_locks=lambda vm: ("backup", "suspended"),
+    )

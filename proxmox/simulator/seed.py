@@ -1,0 +1,185 @@
+"""Putting templates and VMs into the simulated cluster, and the demo cluster."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from proxmox.simulator.drives import format_size
+from proxmox.simulator.guests import new_uuid, random_mac
+from proxmox.simulator.state import Vm, Volume
+
+if TYPE_CHECKING:
+    from proxmox.simulator.server import PveSimulator
+
+GIB = 1024**3
+CLOUDINIT_SIZE = 4 * 1024**2
+
+
+def _base_config(
+    sim: PveSimulator,
+    vmid: int,
+    name: str,
+    *,
+    memory_mib: int,
+    cores: int,
+    sockets: int,
+    ostype: str,
+    ciuser: str | None,
+    tags: str | None,
+    description: str | None,
+    bridge: str,
+) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "name": name,
+        "cores": cores,
+        "sockets": sockets,
+        "memory": str(memory_mib),
+        "cpu": "x86-64-v2-AES",
+        "ostype": ostype,
+        "scsihw": "virtio-scsi-single",
+        "boot": "order=scsi0",
+        "net0": f"virtio={random_mac(sim.rng)},bridge={bridge},firewall=1",
+        "agent": "1",
+        "serial0": "socket",
+        "vga": "serial0",
+        "ipconfig0": "ip=dhcp",
+        "smbios1": f"uuid={new_uuid(sim.rng)}",
+        "vmgenid": new_uuid(sim.rng),
+        "meta": f"creation-qemu=9.2.0,ctime={int(time.time())}",
+    }
+    if ciuser:
+        config["ciuser"] = ciuser
+    if tags:
+        config["tags"] = tags
+    if description:
+        config["description"] = description
+    return config
+
+
+def _add(
+    sim: PveSimulator,
+    node: str,
+    vmid: int,
+    name: str,
+    disk_gib: float,
+    *,
+    template: bool,
+    storage: str = "local-lvm",
+    memory_mib: int = 2048,
+    cores: int = 1,
+    sockets: int = 1,
+    ostype: str = "l26",
+    ciuser: str | None = None,
+    tags: str | None = None,
+    description: str | None = None,
+    bridge: str = "vmbr0",
+    cloudinit: bool = True,
+    running: bool = False,
+    config: dict[str, Any] | None = None,
+) -> Vm:
+    with sim.state.lock:
+        if node not in sim.state.nodes:
+            raise ValueError(f"no such node {node!r}")
+        if sim.state.find_vm(vmid) is not None:
+            raise ValueError(f"VM {vmid} already exists")
+        st = sim.state.nodes[node].storages[storage]
+        size = int(disk_gib * GIB)
+        prefix = "base" if template else "vm"
+        volname = f"{prefix}-{vmid}-disk-0"
+        st.volumes[volname] = Volume(
+            volname=volname,
+            content="images",
+            vmid=vmid,
+            size=size,
+            ctime=int(time.time()),
+            format="raw",
+        )
+        conf = _base_config(
+            sim,
+            vmid,
+            name,
+            memory_mib=memory_mib,
+            cores=cores,
+            sockets=sockets,
+            ostype=ostype,
+            ciuser=ciuser,
+            tags=tags,
+            description=description,
+            bridge=bridge,
+        )
+        conf["scsi0"] = f"{storage}:{volname},iothread=1,size={format_size(size)}"
+        if cloudinit:
+            ci = f"vm-{vmid}-cloudinit"
+            st.volumes[ci] = Volume(
+                volname=ci,
+                content="images",
+                vmid=vmid,
+                size=CLOUDINIT_SIZE,
+                ctime=int(time.time()),
+                format="raw",
+            )
+            conf["ide2"] = f"{storage}:{ci},media=cdrom"
+        if template:
+            conf["template"] = 1
+        conf.update(config or {})
+        vm = Vm(vmid=vmid, node=node, config=dict(sorted(conf.items())))
+        if running and not template:
+            vm.status, vm.started_at, vm.pid = "running", time.time(), sim.new_pid()
+        sim.state.nodes[node].vms[vmid] = vm
+        return vm
+
+
+def add_template(
+    sim: PveSimulator, node: str, vmid: int, name: str, disk_gib: float, **options: Any
+) -> Vm:
+    return _add(sim, node, vmid, name, disk_gib, template=True, **options)
+
+
+def add_vm(
+    sim: PveSimulator, node: str, vmid: int, name: str, disk_gib: float, **options: Any
+) -> Vm:
+    return _add(sim, node, vmid, name, disk_gib, template=False, **options)
+
+
+DEMO_TEMPLATES = (
+    # (vmid offset, name, disk GiB, ciuser, description)
+    (0, "debian-12", 3, "debian", "Debian 12 (bookworm) cloud image"),
+    (1, "ubuntu-24.04", 4, "ubuntu", "Ubuntu 24.04 LTS (noble) cloud image"),
+)
+
+
+def seed_demo(sim: PveSimulator) -> None:
+    """Per node a Debian 12 and an Ubuntu 24.04 template (9000+), plus two customer VMs."""
+    with sim.state.lock:
+        if any(node.vms for node in sim.state.nodes.values()):
+            return  # a persisted demo cluster: keep what is there
+        for index, node in enumerate(sim.state.nodes):
+            for offset, name, disk, ciuser, description in DEMO_TEMPLATES:
+                add_template(
+                    sim,
+                    node,
+                    9000 + index * 10 + offset,
+                    name,
+                    disk,
+                    ciuser=ciuser,
+                    description=description,
+                    tags="template",
+                )
+        first = next(iter(sim.state.nodes))
+        add_vm(
+            sim,
+            first,
+            100,
+            "web-1",
+            20,
+            memory_mib=2048,
+            cores=2,
+            running=True,
+            ciuser="debian",
+            tags="customer",
+        )
+        add_vm(
+            sim, first, 101, "db-1", 40, memory_mib=4096, cores=4, ciuser="ubuntu", tags="customer"
+        )
+    sim.persist()

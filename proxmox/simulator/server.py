@@ -1,0 +1,478 @@
+"""The simulator: an HTTPS server on loopback that answers like pveproxy/pvedaemon."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import re
+import socket
+import ssl
+import struct
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections import Counter
+from email.utils import formatdate
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from proxmox import schema
+from proxmox.simulator import handlers  # noqa: F401  (registers the routes)
+from proxmox.simulator.api import ROUTES, ApiError, Request, Result
+from proxmox.simulator.knobs import HTTP_FAULTS, Knobs
+from proxmox.simulator.locks import LockManager
+from proxmox.simulator.seed import add_template, add_vm
+from proxmox.simulator.state import Node, SimState, default_storages
+from proxmox.simulator.tasks import TaskRunner
+from proxmox.simulator.tls import generate_certificate, server_context
+
+API_PREFIX = "/api2/json"
+ADMIN_PREFIX = "/_sim/"
+TOKEN_RE = re.compile(r"(?:^|\s)PVEAPIToken(?:=| )([^;]*)")
+TOKEN_ID_RE = re.compile(r"^[^\s@!]+@[^\s@!]+![A-Za-z][A-Za-z0-9.\-_]+$")
+
+
+class PveSimulator:
+    """A Proxmox VE cluster stand-in. See ``proxmox/simulator/README.md``."""
+
+    def __init__(
+        self,
+        nodes: tuple[str, ...] | list[str] = ("pve1",),
+        token_id: str = "panel@pve!panel",  # noqa: S107 -- an id, not a secret
+        token_secret: str | None = None,
+        seed: int = 0,
+        state_file: str | Path | None = None,
+    ):
+        if not TOKEN_ID_RE.match(token_id):
+            raise ValueError(f"token id must look like user@realm!name, got {token_id!r}")
+        self.token_id = token_id
+        self.seed = seed
+        self.token_secret = token_secret or str(
+            uuid.UUID(int=random.Random(f"secret:{seed}").getrandbits(128), version=4)
+        )
+        self.node_names = tuple(nodes)
+        self.state_file = Path(state_file) if state_file else None
+        self.rng = random.Random(seed)
+        self.knobs = Knobs()
+        self.calls: Counter[str] = Counter()
+        self._calls_lock = threading.Lock()
+        self._persist_lock = threading.Lock()
+        self.certificate = generate_certificate()
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.state = self._initial_state()
+        self.locks = LockManager(self.knobs.lock_window_remaining, self._window_wait)
+        self.runner = TaskRunner(self)
+
+    # --- identity -------------------------------------------------------------------------------
+
+    @property
+    def auth_id(self) -> str:
+        return self.token_id
+
+    @property
+    def fingerprint_sha256(self) -> str:
+        return self.certificate.fingerprint_sha256
+
+    @property
+    def url(self) -> str:
+        if self._httpd is None:
+            raise RuntimeError("simulator not started")
+        host, port = self._httpd.server_address[:2]
+        return f"https://{host}:{port}"
+
+    @property
+    def api_url(self) -> str:
+        return self.url + API_PREFIX
+
+    @property
+    def auth_header(self) -> str:
+        return f"PVEAPIToken={self.token_id}={self.token_secret}"
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> PveSimulator:
+        if self._httpd is not None:
+            return self
+        httpd = _Server((host, port), _Handler)
+        httpd.sim = self
+        httpd.tls = server_context(self.certificate)
+        self._httpd = httpd
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, name="pvesim", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.runner.stop()
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+        self.persist()
+
+    def __enter__(self) -> PveSimulator:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def _initial_state(self) -> SimState:
+        if self.state_file and self.state_file.exists():
+            state = SimState.load(self.state_file)
+            for task in state.tasks.values():
+                if task.status == "running":  # the "daemon" died under it
+                    task.status, task.exitstatus = "stopped", "unexpected status"
+                    task.endtime = int(time.time())
+            for name in self.node_names:
+                state.nodes.setdefault(name, Node(name=name, storages=default_storages()))
+            return state
+        return SimState(
+            nodes={name: Node(name=name, storages=default_storages()) for name in self.node_names}
+        )
+
+    def reset(self) -> None:
+        """Back to empty nodes: stops running tasks, clears knobs, calls and the RNG."""
+        self.runner.stop(timeout=15)
+        with self.state.lock:
+            self.state = SimState(
+                nodes={n: Node(name=n, storages=default_storages()) for n in self.node_names}
+            )
+        self.rng.seed(self.seed)
+        self.knobs.reset()
+        self.reset_calls()
+        self.locks = LockManager(self.knobs.lock_window_remaining, self._window_wait)
+        self.runner = TaskRunner(self)
+        self.persist()
+
+    def reset_calls(self) -> None:
+        with self._calls_lock:
+            self.calls.clear()
+
+    def count_call(self, key: str) -> None:
+        with self._calls_lock:
+            self.calls[key] += 1
+
+    def persist(self) -> None:
+        if self.state_file is None:
+            return
+        with self._persist_lock:
+            self.state.save(self.state_file)
+
+    # --- helpers for handlers -------------------------------------------------------------------
+
+    def _window_wait(self) -> float:
+        return self.knobs.lock_window_wait_s
+
+    def now(self) -> float:
+        return time.time()
+
+    def new_pid(self) -> int:
+        with self.state.lock:
+            self.state.next_pid += self.rng.randint(1, 97)
+            return self.state.next_pid
+
+    def new_uuid(self) -> str:
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def wait_for_task(self, upid: str, timeout: float = 30.0) -> dict:
+        """Block until a task stops (for setup code, never for assertions on timing)."""
+        if not self.runner.wait(upid, timeout):
+            raise TimeoutError(f"task {upid} still running after {timeout}s")
+        with self.state.lock:
+            task = self.state.tasks[upid]
+            return {"status": task.status, "exitstatus": task.exitstatus, "log": list(task.log)}
+
+    # --- seeding --------------------------------------------------------------------------------
+
+    def add_template(self, node: str, vmid: int, name: str, disk_gib: int = 10, **options: Any):
+        """A VM template (``template: 1``) with a base disk, cloud-init drive and net0."""
+        vm = add_template(self, node, vmid, name, disk_gib, **options)
+        self.persist()
+        return vm
+
+    def add_vm(self, node: str, vmid: int, name: str, disk_gib: int = 20, **options: Any):
+        """An ordinary VM (``running=True`` to have it started)."""
+        vm = add_vm(self, node, vmid, name, disk_gib, **options)
+        self.persist()
+        return vm
+
+    def vm(self, vmid: int):
+        with self.state.lock:
+            return self.state.find_vm(vmid)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+    sim: PveSimulator
+    tls: ssl.SSLContext
+
+    def get_request(self):
+        sock, addr = self.socket.accept()
+        # The TLS handshake happens in the request thread (see _Handler.setup), so a slow or
+        # rejecting client never blocks the accept loop.
+        return self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), addr
+
+    def handle_error(self, request, client_address) -> None:
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError | ssl.SSLError | ConnectionError | TimeoutError):
+            return  # clients that hang up, reject our certificate (pinning) or get reset
+        super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "pve-api-daemon/3.0"
+    sys_version = ""
+    timeout = 30
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.request.do_handshake()
+
+    def finish(self) -> None:
+        with contextlib.suppress(OSError):
+            super().finish()
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_PUT(self) -> None:
+        self._dispatch("PUT")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    @property
+    def sim(self) -> PveSimulator:
+        return self.server.sim
+
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _params(self, method: str, query: str, body: bytes) -> dict[str, str]:
+        params = dict(parse_qsl(query, keep_blank_values=True))
+        if method in ("POST", "PUT") and body:
+            ctype = self.headers.get("Content-Type", "")
+            if "json" in ctype:
+                decoded = json.loads(body.decode("utf-8"))
+                for key, value in (decoded or {}).items():
+                    params[key] = schema.wire_value(value)
+            else:
+                params.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+        return params
+
+    def _send(self, status: int, reason: str, body: bytes | None = b"") -> None:
+        reason = reason.split("\n", 1)[0].replace("\r", " ")
+        reason = reason.encode("latin-1", "replace").decode("latin-1")
+        self.send_response(status, reason)
+        if body:
+            self.send_header("Content-Type", "application/json;charset=UTF-8")
+        self.send_header("Content-Length", str(len(body or b"")))
+        self.send_header("Cache-Control", "max-age=0")
+        self.send_header("Pragma", "no-cache")
+        self.send_header("Expires", formatdate(usegmt=True))
+        if status >= 400:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        if body:
+            self.wfile.write(body)
+
+    def _send_json(self, status: int, reason: str, payload: dict) -> None:
+        self._send(status, reason, json.dumps(payload).encode("utf-8"))
+
+    def _send_error(self, error: ApiError) -> None:
+        if error.status == 401:
+            self._send(401, error.message)  # pve-http-server: auth failures have no body
+            return
+        payload: dict[str, Any] = {"data": None, "message": error.message}
+        if error.errors:
+            payload["errors"] = error.errors
+        self._send_json(error.status, error.message, payload)
+
+    def _reset_connection(self) -> None:
+        sock = self.connection
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        finally:
+            self.close_connection = True
+            sock.close()
+
+    # --- dispatch ---------------------------------------------------------------------------
+
+    def _dispatch(self, method: str) -> None:
+        url = urlsplit(self.path)
+        body = self._read_body()
+        if url.path.startswith(ADMIN_PREFIX):
+            self._admin(method, url.path[len(ADMIN_PREFIX) :], body)
+            return
+        if url.path != API_PREFIX and not url.path.startswith(API_PREFIX + "/"):
+            self._send_error(ApiError(501, f"Method '{method} {url.path}' not implemented"))
+            return
+        rel = url.path[len(API_PREFIX) :] or "/"
+        sim = self.sim
+        match = schema.match_endpoint(method, rel)
+        endpoint = f"{method} {match.template}" if match else f"{method} {rel}"
+        sim.count_call(endpoint)
+        self._latency()
+        fault = sim.knobs.take_call_fault(endpoint, sim.rng)
+        if fault == "reset":
+            self._reset_connection()
+            return
+        if fault in HTTP_FAULTS:
+            status, reason = HTTP_FAULTS[fault]
+            self._send_error(ApiError(status, reason))
+            return
+        try:
+            self._authenticate(rel, method)
+            data = self._handle(method, rel, match, self._params(method, url.query, body))
+        except ApiError as error:
+            self._send_error(error)
+            return
+        except Exception as exc:  # a simulator bug: answer like PVE would to a crash
+            traceback.print_exc(file=sys.stderr)
+            self._send_error(ApiError(500, f"simulator internal error: {exc}"))
+            return
+        if fault == "reset_after":
+            self._reset_connection()
+            return
+        payload: dict[str, Any] = {"data": data.data if isinstance(data, Result) else data}
+        if isinstance(data, Result) and data.total is not None:
+            payload["total"] = data.total
+        self._send_json(200, "OK", payload)
+
+    def _latency(self) -> None:
+        knobs = self.sim.knobs
+        delay = knobs.latency_s
+        if knobs.latency_jitter_s:
+            delay += self.sim.rng.uniform(0, knobs.latency_jitter_s)
+        if delay > 0:
+            time.sleep(delay)
+
+    def _authenticate(self, rel: str, method: str) -> None:
+        if rel == "/access/ticket" and method == "POST":
+            return
+        sim = self.sim
+        m = TOKEN_RE.search(self.headers.get("Authorization", ""))
+        if not m:
+            has_cookie = "PVEAuthCookie=" in self.headers.get("Cookie", "")
+            self._auth_failed("Authentication failed!" if has_cookie else "No ticket")
+        token_id, sep, secret = unquote(m[1].strip()).rpartition("=")
+        if not sep or token_id != sim.token_id or secret != sim.token_secret:
+            self._auth_failed("Authentication failed!")
+
+    def _auth_failed(self, reason: str) -> None:
+        delay = self.sim.knobs.auth_failure_delay_s
+        if delay > 0:
+            time.sleep(delay)  # PVE delays every 401 by 3 s to slow down guessing
+        raise ApiError(401, reason)
+
+    def _handle(self, method: str, rel: str, match, params: dict[str, str]):
+        sim = self.sim
+        handler = ROUTES.get((method, match.template)) if match else None
+        if handler is None:
+            raise ApiError(501, f"Method '{method} {rel}' not implemented")
+        node = match.path_params.get("node")
+        if node is not None and match.info.get("proxyto") == "node":
+            if node not in sim.state.nodes:
+                raise ApiError(
+                    500,
+                    f"hostname lookup '{node}' failed - failed to get address info for: "
+                    f"{node}: Name or service not known",
+                )
+            if node in sim.knobs.nodes_down:
+                raise ApiError(596, "Connection timed out")
+        errors = schema.validate_request(method, rel, params)
+        if errors:
+            raise ApiError(400, "Parameter verification failed.", errors)
+        merged = {**params, **match.path_params}
+        if node is not None and node not in sim.state.nodes:
+            raise ApiError(500, f"no such node '{node}'")
+        req = Request(
+            method=method,
+            path=rel,
+            template=match.template,
+            params=merged,
+            auth_id=sim.auth_id,
+            info=match.info,
+        )
+        return handler(sim, req)
+
+    # --- admin endpoint (outside /api2/json) ---------------------------------------------------
+
+    def _admin(self, method: str, path: str, body: bytes) -> None:
+        sim = self.sim
+        try:
+            self._authenticate("/_sim", method)
+        except ApiError as error:
+            self._send_error(error)
+            return
+        try:
+            doc = json.loads(body.decode("utf-8")) if body else {}
+            result = admin_request(sim, method, path.strip("/"), doc)
+        except (ValueError, KeyError, TypeError) as exc:
+            self._send_json(400, "Bad Request", {"error": str(exc)})
+            return
+        if result is None:
+            self._send_json(404, "Not Found", {"error": f"no admin endpoint {method} /_sim/{path}"})
+            return
+        self._send_json(200, "OK", {"data": result})
+
+
+def admin_request(sim: PveSimulator, method: str, path: str, doc: dict):
+    """The ``/_sim/...`` control API; None means no such endpoint."""
+    if (method, path) == ("GET", "knobs"):
+        return sim.knobs.to_dict()
+    if (method, path) == ("POST", "knobs"):
+        sim.knobs.update(doc)
+        return sim.knobs.to_dict()
+    if (method, path) == ("GET", "calls"):
+        with sim._calls_lock:
+            return dict(sim.calls)
+    if (method, path) in (("DELETE", "calls"), ("POST", "calls/reset")):
+        sim.reset_calls()
+        return {}
+    if (method, path) == ("GET", "state"):
+        return sim.state.to_dict()
+    if (method, path) == ("POST", "reset"):
+        sim.reset()
+        return {}
+    if (method, path) == ("POST", "templates"):
+        vm = sim.add_template(doc.pop("node"), int(doc.pop("vmid")), doc.pop("name"), **doc)
+        return {"vmid": vm.vmid, "node": vm.node}
+    if (method, path) == ("POST", "vms"):
+        vm = sim.add_vm(doc.pop("node"), int(doc.pop("vmid")), doc.pop("name"), **doc)
+        return {"vmid": vm.vmid, "node": vm.node}
+    if (method, path) == ("GET", "info"):
+        return {
+            "url": sim.url,
+            "token_id": sim.token_id,
+            "fingerprint_sha256": sim.fingerprint_sha256,
+            "nodes": list(sim.state.nodes),
+        }
+    return None
