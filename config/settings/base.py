@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "panel",
+    "proxmox",  # plain Python, no models: registered for the pvesim management command
     "nodes",
     "servers",
     "backups",

@@ -29,7 +29,7 @@ from proxmox.simulator.locks import LockManager
 from proxmox.simulator.seed import add_template, add_vm
 from proxmox.simulator.state import Node, SimState, default_storages
 from proxmox.simulator.tasks import TaskRunner
-from proxmox.simulator.tls import generate_certificate, server_context
+from proxmox.simulator.tls import load_or_create_certificate, server_context
 
 API_PREFIX = "/api2/json"
 ADMIN_PREFIX = "/_sim/"
@@ -62,7 +62,9 @@ class PveSimulator:
         self.calls: Counter[str] = Counter()
         self._calls_lock = threading.Lock()
         self._persist_lock = threading.Lock()
-        self.certificate = generate_certificate()
+        self.certificate = load_or_create_certificate(
+            str(self.state_file) + ".tls.pem" if self.state_file else None
+        )
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.state = self._initial_state()

@@ -51,7 +51,6 @@ def generate_certificate(hostname: str = "localhost") -> Certificate:
         )
         .sign(key, hashes.SHA256())
     )
-    digest = cert.fingerprint(hashes.SHA256()).hex().upper()
     return Certificate(
         cert_pem=cert.public_bytes(serialization.Encoding.PEM),
         key_pem=key.private_bytes(
@@ -59,8 +58,31 @@ def generate_certificate(hostname: str = "localhost") -> Certificate:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         ),
-        fingerprint_sha256=":".join(digest[i : i + 2] for i in range(0, len(digest), 2)),
+        fingerprint_sha256=_fingerprint(cert),
     )
+
+
+def _fingerprint(cert: x509.Certificate) -> str:
+    digest = cert.fingerprint(hashes.SHA256()).hex().upper()
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
+
+
+def load_or_create_certificate(path: str | os.PathLike | None) -> Certificate:
+    """A new certificate, or the one kept in ``path`` (key + cert PEM) so a restarted demo
+    keeps its fingerprint and the panel's pinned nodes keep working."""
+    if path is None:
+        return generate_certificate()
+    if os.path.exists(path):
+        with open(path, "rb") as fh:
+            data = fh.read()
+        cert_start = data.index(b"-----BEGIN CERTIFICATE-----")
+        key_pem, cert_pem = data[:cert_start], data[cert_start:]
+        cert = x509.load_pem_x509_certificate(cert_pem)
+        return Certificate(cert_pem, key_pem, _fingerprint(cert))
+    certificate = generate_certificate()
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
+        fh.write(certificate.key_pem + certificate.cert_pem)
+    return certificate
 
 
 def server_context(certificate: Certificate) -> ssl.SSLContext:
