@@ -105,7 +105,7 @@ def test_job_history_partial(alice_client, alice_server):
     response = alice_client.get(reverse("servers:jobs", args=[alice_server.pk]), **HTMX)
     text = response.content.decode()
     assert text.lstrip().startswith('<section id="server-jobs"')
-    assert '<span class="badge badge-failed">Failed</span>' in text
+    assert '<span class="badge badge-job-failed">Failed</span>' in text
 
 
 def test_resize_form_partial_reflects_new_values(alice_client, alice_server):
