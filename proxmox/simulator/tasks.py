@@ -48,6 +48,7 @@ class TaskContext:
         self._failure = sim.knobs.take_task_failure(task.type)
         self._warnings = sim.knobs.take_task_warnings(task.type)
         self.warning_count = 0
+        self.committed = False
 
     @property
     def duration(self) -> float:
@@ -81,7 +82,10 @@ class TaskContext:
         self._started.set()
 
     def commit(self) -> None:
-        """Called right before a task applies its effect: injected outcomes happen here."""
+        """Called right before a task applies its effect: injected outcomes happen here.
+
+        A task that ends early (nothing to do) gets them at its end instead."""
+        self.committed = True
         if self._failure is not None:
             raise TaskError(self._failure)
         for warning in self._warnings:
@@ -140,6 +144,8 @@ class TaskRunner:
         error: str | None = None
         try:
             work(ctx)
+            if not ctx.committed:
+                ctx.commit()
         except (TaskError, LockTimeout) as exc:
             error = str(exc)
         except TaskInterrupted:
