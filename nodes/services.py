@@ -27,11 +27,11 @@ from proxmox.client import PveClient
 from proxmox.errors import (
     PveAuthError,
     PveError,
-    PveNotFoundError,
     PvePermissionError,
     PveTlsError,
     PveTransientError,
 )
+from proxmox.tls import format_fingerprint
 from proxmox.units import GIB, drive_size_bytes
 
 logger = logging.getLogger(__name__)
@@ -84,48 +84,66 @@ def node_client(*, node: Node) -> PveClient:
     )
 
 
+_PRESENTED_FINGERPRINT_RE = re.compile(r'got "?([0-9a-fA-F]{64})"?')
+_VERIFY_FAILED_RE = re.compile(r"certificate verify failed: ([^(]+?)\s*\(_ssl")
+_ERRNO_RE = re.compile(r"\[Errno -?\d+\] ([^'\"()]+)")
+
+
+def _transport_reason(message: str) -> str:
+    """The useful part of a requests/urllib3 error (they wrap it in several layers)."""
+    for pattern in (_VERIFY_FAILED_RE, _ERRNO_RE):
+        found = pattern.search(message)
+        if found:
+            return found[1].strip()
+    if "timed out" in message.lower():
+        return "timed out"
+    return message if len(message) <= 300 else message[:300] + "..."
+
+
 def _explain(node: Node, exc: PveError) -> str:
-    """Turn a PVE error into what staff should check, keeping PVE's own message."""
+    """Turn a PVE error into what staff should check, keeping PVE's own words."""
     where = f"{node.name} ({node.api_url})"
     if isinstance(exc, PveTlsError):
         if node.tls_fingerprint_sha256:
+            presented = _PRESENTED_FINGERPRINT_RE.search(exc.message)
+            seen = f" The server presented {format_fingerprint(presented[1])}." if presented else ""
             return (
                 f"{where}: the TLS certificate does not match the pinned fingerprint "
-                f"{node.tls_fingerprint_sha256}. If the node's certificate was renewed, pin the "
-                f"new one from `pvenode cert info`; otherwise something is intercepting the "
-                f"connection. "
-                f"({exc.message})"
+                f"{node.tls_fingerprint_sha256}.{seen} If the node's certificate was renewed, "
+                f"compare with `pvenode cert info` on the node before pinning the new one; "
+                f"otherwise something is intercepting the connection."
             )
         return (
-            f"{where}: the TLS certificate could not be verified. For PVE's self-signed "
-            f"certificate, pin its SHA-256 fingerprint. ({exc.message})"
+            f"{where}: the TLS certificate could not be verified "
+            f"({_transport_reason(exc.message)}). For PVE's self-signed certificate, pin its "
+            f"SHA-256 fingerprint (from `pvenode cert info`)."
         )
     if isinstance(exc, PveAuthError):
         return (
-            f"{where}: authentication failed for API token {node.token_id}; check the token id and "
-            f"secret, and that the token has not expired. (PVE: {exc.message})"
+            f"{where}: authentication failed for API token {node.token_id}; check the token id "
+            f"and secret, and that the token has not expired. (PVE: {exc.message})"
         )
     if isinstance(exc, PvePermissionError):
         return f"{where}: API token {node.token_id} lacks a permission; PVE said: {exc.message}"
     if isinstance(exc, PveTransientError):
+        reason = _transport_reason(exc.message)
+        if exc.status:
+            reason = f"HTTP {exc.status}: {reason}"
         return (
-            f"{where}: cannot reach the PVE API ({exc.message}). "
-            f"Is the address right and the node up?"
+            f"{where}: cannot reach the PVE API ({reason}). Is the address right and the node up?"
         )
-    if isinstance(exc, PveNotFoundError):
-        return f"{where}: PVE node {node.pve_node!r} not found there. (PVE: {exc.message})"
     return f"{where}: PVE answered with an error: {exc}"
 
 
 def node_test_connection(*, node: Node) -> str:
     """Check that ``node`` answers with its credentials: ``GET /version``, then that ``pve_node`` is
-    one of the cluster's nodes (``GET /nodes``). Stores and returns PVE's version; raises
+    an online node of that cluster (``GET /nodes``). Stores and returns PVE's version; raises
     NodeConnectionError with a message for staff otherwise.
     """
     client = node_client(node=node)
     try:
         info = client.version()
-        cluster_nodes = sorted(str(item.get("node")) for item in client.nodes())
+        cluster_nodes = {str(item.get("node")): item for item in client.nodes()}
     except PveError as exc:
         logger.info("node %s: connection test failed: %s", node.pk, exc)
         raise NodeConnectionError(_explain(node, exc)) from exc
@@ -138,7 +156,13 @@ def node_test_connection(*, node: Node) -> str:
         raise NodeConnectionError(
             f"{node.name} ({node.api_url}): connected to PVE {node.pve_version}, but there is "
             f"no PVE node named {node.pve_node!r} there; the cluster has: "
-            f"{', '.join(cluster_nodes)}."
+            f"{', '.join(sorted(cluster_nodes))}."
+        )
+    status = cluster_nodes[node.pve_node].get("status")
+    if status and status != "online":
+        raise NodeConnectionError(
+            f"{node.name} ({node.api_url}): connected to PVE {node.pve_version}, but the cluster "
+            f"reports node {node.pve_node!r} as {status}."
         )
     return node.pve_version
 
