@@ -85,6 +85,15 @@ def api_exception_handler(exc, context):
         response = drf_exception_handler(exc, context)
         response.data = validation_error_body(_field_errors(exc.detail))
         return response
+    if isinstance(exc, exceptions.ParseError):
+        # Every 400 has `errors`, so clients read one shape.
+        response = drf_exception_handler(exc, context)
+        response.data = {
+            **validation_error_body(_field_errors(str(exc.detail))),
+            "detail": str(exc.detail),
+            "code": "parse_error",
+        }
+        return response
 
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()

@@ -39,6 +39,9 @@ NOT_FOUND = OpenApiResponse(
 CONFLICT = OpenApiResponse(
     ConflictSerializer, description="Another job is active on this server; it is returned."
 )
+UNSUPPORTED_MEDIA_TYPE = OpenApiResponse(
+    ErrorSerializer, description="The body is not JSON, form data or multipart."
+)
 THROTTLED = OpenApiResponse(ErrorSerializer, description="Too many requests; see Retry-After.")
 ACCEPTED_DESCRIPTION = (
     "Accepted: a job was queued. The body is the job; its URL is in the `Location` header. "
@@ -62,6 +65,8 @@ class PanelAutoSchema(AutoSchema):
         )
         if has_body or has_filters:
             responses["400"] = BAD_REQUEST
+        if has_body:
+            responses["415"] = UNSUPPORTED_MEDIA_TYPE
         if "{" in self.path or (self._is_list_view() and self._get_paginator()):
             responses["404"] = NOT_FOUND
         responses["429"] = THROTTLED

@@ -3,6 +3,9 @@ from __future__ import annotations
 import django_filters
 from django import forms
 from django.contrib.auth.signals import user_logged_in
+from django.http import JsonResponse
+from django.urls import Resolver404, resolve
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from knox.models import get_token_model
 from rest_framework import mixins, permissions, status, viewsets
@@ -43,6 +46,19 @@ class JobFilterSet(django_filters.FilterSet):
     class Meta:
         model = Job
         fields = ["server", "state", "kind"]
+
+
+@csrf_exempt  # nothing happens here; a cookie without a CSRF token must not turn a 404 into 403
+def api_not_found(request, *args, **kwargs) -> JsonResponse:
+    detail = "Not found."
+    if not request.path.endswith("/"):
+        try:
+            match = resolve(request.path + "/")
+        except Resolver404:
+            match = None
+        if match is not None and match.func is not api_not_found:
+            detail = f"Not found. API paths end with a slash: {request.path}/"
+    return JsonResponse({"detail": detail, "code": "not_found"}, status=404)
 
 
 def accepted_job_response(job: Job, request) -> Response:

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
+import django_filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import mixins, permissions, viewsets
 from rest_framework.decorators import action
 
@@ -25,6 +33,23 @@ from servers.selectors import servers_for_user
 
 ACCEPTED = OpenApiResponse(JobSerializer, description=ACCEPTED_DESCRIPTION)
 ACTION_RESPONSES = {202: ACCEPTED, 400: BAD_REQUEST, 404: NOT_FOUND, 409: CONFLICT}
+
+
+@extend_schema_field(OpenApiTypes.BOOL)
+class StrictBooleanFilter(django_filters.TypedChoiceFilter):
+    """`true` or `false`, anything else is a 400 (the web form's filter also accepts "any")."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("choices", [("true", "true"), ("false", "false")])
+        kwargs.setdefault("coerce", lambda value: value == "true")
+        super().__init__(*args, **kwargs)
+
+
+class ServerApiFilterSet(ServerFilterSet):
+    """The shared server FilterSet; `is_suspended` is strict here (`true`/`false`), as an API
+    documents it, where the web form also accepts "any"."""
+
+    is_suspended = StrictBooleanFilter()
 
 
 class IsStaffForObject(permissions.BasePermission):
@@ -94,7 +119,7 @@ class ServerViewSet(
     viewsets.GenericViewSet,
 ):
     serializer_class = ServerSerializer
-    filterset_class = ServerFilterSet
+    filterset_class = ServerApiFilterSet
     lookup_value_regex = "[0-9]+"
 
     def get_queryset(self):
