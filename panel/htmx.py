@@ -11,6 +11,7 @@ from django_htmx.http import HTMX_STOP_POLLING, trigger_client_event
 # Fired (HX-Trigger) when a job starts or ends, so the blocks that show what the job changes
 # (a server's specs and status, its job history) refresh themselves with `from:body` listeners.
 JOB_STARTED_EVENT = "job-started"
+JOB_STATE_CHANGED_EVENT = "job-state-changed"
 JOB_FINISHED_EVENT = "job-finished"
 
 

@@ -8,7 +8,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET
 
-from panel.htmx import JOB_FINISHED_EVENT, is_htmx, render_fragment, stop_polling, trigger
+from panel.htmx import (
+    JOB_FINISHED_EVENT,
+    JOB_STATE_CHANGED_EVENT,
+    is_htmx,
+    render_fragment,
+    stop_polling,
+    trigger,
+)
 from panel.selectors import jobs_for_user
 
 JOB_LIST_LENGTH = 50
@@ -48,4 +55,7 @@ def job_panel(request: HttpRequest, pk) -> HttpResponse:
     response = render_fragment(request, "panel/job.html", "job-panel", {"job": job})
     if job.is_finished:
         response = trigger(stop_polling(response), JOB_FINISHED_EVENT)
+    elif request.GET.get("seen", job.state) != job.state:
+        # queued -> running: the blocks that show the job's state (history) catch up.
+        response = trigger(response, JOB_STATE_CHANGED_EVENT)
     return response

@@ -37,11 +37,18 @@ from servers.tables import ServerTable
 DETAIL_TEMPLATE = "servers/server_detail.html"
 JOB_HISTORY_LENGTH = 10
 
-# Which power buttons make sense in which state; an unknown state offers them all.
+# Which power buttons make sense in which state; an unknown state (error) offers them all.
 POWER_ACTIONS_BY_STATUS = {
     ServerStatus.RUNNING: ("shutdown", "reboot", "stop"),
     ServerStatus.STOPPED: ("start",),
 }
+# While one of these lasts, a job owns the VM: no power buttons are offered.
+BUSY_STATUSES = (
+    ServerStatus.PROVISIONING,
+    ServerStatus.RESIZING,
+    ServerStatus.REBUILDING,
+    ServerStatus.DELETING,
+)
 
 
 def _server_or_404(request: HttpRequest, pk: int) -> Server:
@@ -59,7 +66,7 @@ def _active_job(request: HttpRequest, server: Server) -> Job | None:
 
 def _power_buttons(server: Server) -> list[dict]:
     allowed = POWER_ACTIONS_BY_STATUS.get(server.status)
-    if server.is_suspended:
+    if server.is_suspended or server.status in BUSY_STATUSES:
         allowed = ()
     buttons = []
     for action, label in POWER_ACTIONS:
@@ -70,14 +77,22 @@ def _power_buttons(server: Server) -> list[dict]:
     return buttons
 
 
-def _detail_context(request: HttpRequest, server: Server, **overrides) -> dict:
-    context = {
+def _status_context(server: Server, active_job: Job | None) -> dict:
+    return {
         "server": server,
         "power_buttons": _power_buttons(server),
+        "busy": active_job is not None,
+    }
+
+
+def _detail_context(request: HttpRequest, server: Server, **overrides) -> dict:
+    active_job = _active_job(request, server)
+    context = {
+        **_status_context(server, active_job),
         "resize_form": ResizeForm(server=server),
         "rebuild_form": RebuildForm(server=server),
         "reset_password_form": ResetPasswordForm(),
-        "active_job": _active_job(request, server),
+        "active_job": active_job,
         "jobs": _server_jobs(request, server)[:JOB_HISTORY_LENGTH],
     }
     context.update(overrides)
@@ -116,7 +131,7 @@ def server_status(request: HttpRequest, pk: int) -> HttpResponse:
     server = _server_or_404(request, pk)
     if not is_htmx(request):
         return redirect("servers:detail", pk=server.pk)
-    context = {"server": server, "power_buttons": _power_buttons(server)}
+    context = _status_context(server, _active_job(request, server))
     return render_fragment(request, DETAIL_TEMPLATE, "server-status", context)
 
 

@@ -38,7 +38,8 @@ def test_htmx_resize_answers_with_the_polling_job_panel(alice_client, alice_serv
     assert "cpu_cores" not in job.params and "memory_mib" not in job.params
     text = response.content.decode()
     assert text.lstrip().startswith(f'<section id="job-{job.pk}"')
-    assert f'hx-get="{reverse("job-panel", args=[job.pk])}" hx-trigger="every 1s"' in text
+    poll = f'hx-get="{reverse("job-panel", args=[job.pk])}?seen=queued" hx-trigger="every 1s"'
+    assert poll in text
     assert "Grow the disk" in text
     assert "<html" not in text
     assert "job-started" in json.loads(response["HX-Trigger"])

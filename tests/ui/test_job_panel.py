@@ -54,6 +54,18 @@ def test_finished_job_stops_polling_with_286(alice_client, alice_server, state):
     assert "job-finished" in json.loads(response["HX-Trigger"])
 
 
+def test_poll_announces_a_state_change(alice_client, alice_server):
+    """queued -> running: HX-Trigger job-state-changed, so the job history catches up."""
+    job = make_job(alice_server, state=JobState.RUNNING)
+    url = reverse("job-panel", args=[job.pk])
+    changed = alice_client.get(url, {"seen": "queued"}, **HTMX)
+    assert changed.status_code == 200
+    assert "job-state-changed" in json.loads(changed["HX-Trigger"])
+    assert f'hx-get="{url}?seen=running"' in changed.content.decode()
+    same = alice_client.get(url, {"seen": "running"}, **HTMX)
+    assert "HX-Trigger" not in same
+
+
 def test_failed_job_shows_its_error_and_log(alice_client, alice_server):
     job = make_job(
         alice_server,
@@ -101,3 +113,16 @@ def test_poll_through_the_whole_stack_stays_small(
     with django_assert_max_num_queries(3):
         response = _poll(alice_client, job)
     assert response.status_code == 286
+
+
+def test_pages_and_polls_never_call_pve(alice_client, server, pve_sim):
+    """With a server on the simulator: the poll, the detail page and its fragments read the
+    database only; the worker is the one that talks to PVE."""
+    job = make_job(server)
+    pve_sim.reset_calls()
+    for _ in range(3):
+        assert _poll(alice_client, job).status_code == 200
+    assert alice_client.get(reverse("servers:detail", args=[server.pk])).status_code == 200
+    assert alice_client.get(reverse("servers:status", args=[server.pk]), **HTMX).status_code == 200
+    assert alice_client.get(reverse("servers:list")).status_code == 200
+    assert sum(pve_sim.calls.values()) == 0, dict(pve_sim.calls)

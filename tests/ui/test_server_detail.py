@@ -68,7 +68,8 @@ def test_detail_shows_the_running_job_panel_and_history(alice_client, alice_serv
     running = make_job(alice_server)
     body = _detail(alice_client, alice_server)
     assert f'id="job-{running.pk}"' in body
-    assert f'hx-get="{reverse("job-panel", args=[running.pk])}" hx-trigger="every 1s"' in body
+    poll = f'hx-get="{reverse("job-panel", args=[running.pk])}?seen=running" hx-trigger="every 1s"'
+    assert poll in body
     history = body[body.index('id="server-jobs"') :]
     assert "Power" in history and "Resize" in history
 
@@ -82,7 +83,10 @@ def test_no_job_panel_without_an_active_job(alice_client, alice_server):
 def test_blocks_refresh_when_a_job_starts_or_ends(alice_client, alice_server):
     body = _detail(alice_client, alice_server)
     status = body[body.index('id="server-status"') :].split(">")[0]
-    assert 'hx-trigger="job-started from:body, job-finished from:body"' in status
+    assert (
+        'hx-trigger="job-started from:body, job-state-changed from:body, job-finished from:body"'
+        in status
+    )
     assert f'hx-get="{reverse("servers:status", args=[alice_server.pk])}"' in status
 
 
@@ -115,3 +119,20 @@ def test_resize_form_partial_reflects_new_values(alice_client, alice_server):
     text = response.content.decode()
     assert text.lstrip().startswith('<div id="resize-form"')
     assert 'min="80"' in text
+
+
+@pytest.mark.parametrize("status", [ServerStatus.RESIZING, ServerStatus.PROVISIONING])
+def test_no_power_buttons_while_a_job_owns_the_vm(alice_client, alice_server, status):
+    alice_server.status = status
+    alice_server.save()
+    body = _detail(alice_client, alice_server)
+    assert 'name="action"' not in body
+
+
+def test_power_buttons_wait_for_the_running_job(alice_client, alice_server):
+    make_job(alice_server, kind="power")
+    body = _detail(alice_client, alice_server)
+    assert 'name="action"' not in body
+    assert "Power actions are available again when the current job ends." in body
+    fragment = alice_client.get(reverse("servers:status", args=[alice_server.pk]), **HTMX)
+    assert 'name="action"' not in fragment.content.decode()
