@@ -234,6 +234,58 @@ def node_sync_templates(*, node: Node) -> TemplateSyncResult:
     return TemplateSyncResult(created=created, updated=updated, deactivated=deactivated)
 
 
+@dataclass(frozen=True)
+class PveGuest:
+    """An ordinary (non-template) VM as PVE holds it, with what the panel reads from it."""
+
+    vmid: int
+    name: str
+    power: str  # running | stopped
+    description: str
+    cpu_cores: int
+    memory_mib: int
+    disk_gib: int  # whole GiB, rounded down: a disk only grows from there
+
+
+def _memory_mib(config: dict) -> int:
+    """``memory`` is ``2048`` or, since PVE 8.1, a property string ``current=2048,...``."""
+    for part in str(config.get("memory") or "512").split(","):
+        key, sep, number = part.partition("=")
+        if not sep:
+            return int(key)
+        if key == "current":
+            return int(number)
+    return 512  # PVE's default
+
+
+def node_list_guests(*, node: Node) -> list[PveGuest]:
+    """Read the node's ordinary VMs and their configs (a read: VM list, then each config)."""
+    client = node_client(node=node)
+    guests = []
+    try:
+        for vm in client.vm_list(node.pve_node):
+            if int(vm.get("template") or 0):
+                continue
+            vmid = int(vm["vmid"])
+            config = client.vm_config(node.pve_node, vmid)
+            guests.append(
+                PveGuest(
+                    vmid=vmid,
+                    name=str(config.get("name") or vm.get("name") or f"VM {vmid}"),
+                    power=str(vm.get("status") or "stopped"),
+                    description=str(config.get("description") or ""),
+                    cpu_cores=int(config.get("cores") or 1) * int(config.get("sockets") or 1),
+                    memory_mib=_memory_mib(config),
+                    disk_gib=(_boot_disk_bytes(config) or 0) // GIB,
+                )
+            )
+    except PveError as exc:
+        raise NodeConnectionError(_explain(node, exc)) from exc
+    finally:
+        client.close()
+    return sorted(guests, key=lambda guest: guest.vmid)
+
+
 def node_register(
     *,
     name: str,

@@ -148,6 +148,15 @@ DEMO_TEMPLATES = (
     (1, "ubuntu-24.04", 4, "ubuntu", "Ubuntu 24.04 LTS (noble) cloud image"),
 )
 
+# The two customer VMs were "made by the panel earlier": they carry its ownership marker, so the
+# panel's demo_setup can register them as the demo customer's servers (read-only adoption).
+DEMO_MARKERS = {
+    100: "Managed by the hosting panel; keep the next line.\n"
+    "panel-server-uuid: 6f0c6b7e-2d6a-4c1e-9a51-3b7e0d9c1001",
+    101: "Managed by the hosting panel; keep the next line.\n"
+    "panel-server-uuid: 6f0c6b7e-2d6a-4c1e-9a51-3b7e0d9c1002",
+}
+
 
 def seed_demo(sim: PveSimulator) -> None:
     """Per node a Debian 12 and an Ubuntu 24.04 template (9000+), plus two customer VMs."""
@@ -177,9 +186,19 @@ def seed_demo(sim: PveSimulator) -> None:
             cores=2,
             running=True,
             ciuser="debian",
-            tags="customer",
+            tags="customer;panel",
+            description=DEMO_MARKERS[100],
         )
         add_vm(
-            sim, first, 101, "db-1", 40, memory_mib=4096, cores=4, ciuser="ubuntu", tags="customer"
+            sim,
+            first,
+            101,
+            "db-1",
+            40,
+            memory_mib=4096,
+            cores=4,
+            ciuser="ubuntu",
+            tags="customer;panel",
+            description=DEMO_MARKERS[101],
         )
     sim.persist()
