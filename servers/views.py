@@ -66,7 +66,7 @@ def _active_job(request: HttpRequest, server: Server) -> Job | None:
 
 def _power_buttons(server: Server) -> list[dict]:
     allowed = POWER_ACTIONS_BY_STATUS.get(server.status)
-    if server.is_suspended or server.status in BUSY_STATUSES:
+    if server.is_suspended:
         allowed = ()
     buttons = []
     for action, label in POWER_ACTIONS:
@@ -78,10 +78,11 @@ def _power_buttons(server: Server) -> list[dict]:
 
 
 def _status_context(server: Server, active_job: Job | None) -> dict:
+    busy = not server.is_suspended and (active_job is not None or server.status in BUSY_STATUSES)
     return {
         "server": server,
-        "power_buttons": _power_buttons(server),
-        "busy": active_job is not None,
+        "power_buttons": [] if busy else _power_buttons(server),
+        "busy": busy,
     }
 
 

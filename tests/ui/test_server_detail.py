@@ -127,6 +127,7 @@ def test_no_power_buttons_while_a_job_owns_the_vm(alice_client, alice_server, st
     alice_server.save()
     body = _detail(alice_client, alice_server)
     assert 'name="action"' not in body
+    assert "Power actions are available again when the current job ends." in body
 
 
 def test_power_buttons_wait_for_the_running_job(alice_client, alice_server):
