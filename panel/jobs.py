@@ -316,6 +316,9 @@ def job_fail(
     job.traceback = traceback
     job.task_log = task_log or job.task_log
     job.finished_at = now
+    # The owning app first makes its objects truthful, so whoever sees the job failed also sees
+    # the server as PVE left it.
+    _run_failure_hooks(job)
     Job.objects.filter(pk=job.pk).update(
         state=JobState.FAILED,
         error=error,
@@ -326,7 +329,6 @@ def job_fail(
         steps=job.steps,
         result=job.result,
     )
-    _run_failure_hooks(job)
 
 
 # --- failure hooks: let the owning app leave its objects truthful ------------------------------
