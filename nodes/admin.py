@@ -52,7 +52,9 @@ class NodeAdmin(admin.ModelAdmin):
                 self.message_user(request, exc.message, messages.ERROR)
             else:
                 self.message_user(
-                    request, f"{node.name}: connected, PVE version {version}.", messages.SUCCESS
+                    request,
+                    f"Node {node.name}: connected, PVE version {version}.",
+                    messages.SUCCESS,
                 )
 
     @admin.action(description="Sync templates from PVE")
@@ -63,7 +65,9 @@ class NodeAdmin(admin.ModelAdmin):
             except NodeConnectionError as exc:
                 self.message_user(request, exc.message, messages.ERROR)
             else:
-                self.message_user(request, f"{node.name}: templates {result}.", messages.SUCCESS)
+                self.message_user(
+                    request, f"Node {node.name}: templates {result}.", messages.SUCCESS
+                )
 
 
 @admin.register(Template)

@@ -36,6 +36,9 @@ class NodeForm(forms.ModelForm):
     tls_fingerprint_sha256 = forms.CharField(
         label="Pinned TLS fingerprint (SHA-256)",
         required=False,
+        widget=forms.TextInput(
+            attrs={"class": "vTextField", "placeholder": "AB:CD:EF:...", "spellcheck": "false"}
+        ),
         help_text="For PVE's self-signed certificate: paste the SHA-256 fingerprint from "
         "`pvenode cert info` (any case, with or without colons). The certificate must then match "
         "it exactly; CA verification is replaced by the pin.",
@@ -69,8 +72,21 @@ class NodeForm(forms.ModelForm):
             "e.g. https://pve1.example.com:8006",
             "token_id": "user@realm!tokenid, e.g. panel@pve!panel",
         }
+        labels = {
+            "api_url": "API URL",
+            "pve_node": "PVE node name",
+            "verify_tls": "Verify the TLS certificate",
+            "vm_storage": "Storage for VM disks",
+            "backup_storage": "Storage for backups",
+            "max_vms": "Max VMs",
+            "max_cpu_cores": "Max CPU cores",
+            "max_memory_mib": "Max memory (MiB)",
+            "max_disk_gib": "Max disk (GiB)",
+        }
         widgets = {
-            "api_url": forms.TextInput(attrs={"placeholder": "https://pve1.example.com:8006"})
+            "api_url": forms.TextInput(
+                attrs={"placeholder": "https://pve1.example.com:8006", "class": "vTextField"}
+            )
         }
 
     def __init__(self, *args, **kwargs):

@@ -102,7 +102,7 @@ def _transport_reason(message: str) -> str:
 
 def _explain(node: Node, exc: PveError) -> str:
     """Turn a PVE error into what staff should check, keeping PVE's own words."""
-    where = f"{node.name} ({node.api_url})"
+    where = f"Node {node.name} ({node.api_url})"
     if isinstance(exc, PveTlsError):
         if node.tls_fingerprint_sha256:
             presented = _PRESENTED_FINGERPRINT_RE.search(exc.message)
@@ -154,15 +154,15 @@ def node_test_connection(*, node: Node) -> str:
     node.save(update_fields=["pve_version", "last_checked_at"])
     if node.pve_node not in cluster_nodes:
         raise NodeConnectionError(
-            f"{node.name} ({node.api_url}): connected to PVE {node.pve_version}, but there is "
+            f"Node {node.name} ({node.api_url}): connected to PVE {node.pve_version}, but there is "
             f"no PVE node named {node.pve_node!r} there; the cluster has: "
             f"{', '.join(sorted(cluster_nodes))}."
         )
     status = cluster_nodes[node.pve_node].get("status")
     if status and status != "online":
         raise NodeConnectionError(
-            f"{node.name} ({node.api_url}): connected to PVE {node.pve_version}, but the cluster "
-            f"reports node {node.pve_node!r} as {status}."
+            f"Node {node.name} ({node.api_url}): connected to PVE {node.pve_version}, but the "
+            f"cluster reports node {node.pve_node!r} as {status}."
         )
     return node.pve_version
 

@@ -45,8 +45,8 @@ def test_test_connection_reports_each_nodes_version(staff_client, pve_sim):
     response, messages = run_action(staff_client, "test_connection", nodes)
 
     assert sorted(messages) == [
-        ("success", "sim pve1: connected, PVE version 9.1.3."),
-        ("success", "sim pve2: connected, PVE version 9.1.3."),
+        ("success", "Node sim pve1: connected, PVE version 9.1.3."),
+        ("success", "Node sim pve2: connected, PVE version 9.1.3."),
     ]
     assert b"9.1.3" in response.content  # the list's version column, and the message
     assert set(Node.objects.values_list("pve_version", flat=True)) == {"9.1.3"}
@@ -62,9 +62,9 @@ def test_test_connection_with_a_wrong_fingerprint_is_an_error_message_not_a_500(
 
     errors = [text for level, text in messages if level == "error"]
     assert len(errors) == 1
-    assert errors[0].startswith("mitm (")
+    assert errors[0].startswith("Node mitm (")
     assert "does not match the pinned fingerprint" in errors[0]
-    assert ("success", "sim pve1: connected, PVE version 9.1.3.") in messages
+    assert ("success", "Node sim pve1: connected, PVE version 9.1.3.") in messages
 
 
 def test_test_connection_with_a_wrong_token_is_a_clear_error(staff_client, pve_sim):
@@ -85,7 +85,9 @@ def test_sync_templates_action_creates_template_rows(staff_client, pve_sim):
 
     _, messages = run_action(staff_client, "sync_templates", [node])
 
-    assert messages == [("success", "sim pve1: templates 2 new, 0 updated, 0 no longer on PVE.")]
+    assert messages == [
+        ("success", "Node sim pve1: templates 2 new, 0 updated, 0 no longer on PVE.")
+    ]
     assert sorted(Template.objects.filter(node=node).values_list("vmid", "disk_gib")) == [
         (9000, 3),
         (9001, 4),
