@@ -10,7 +10,9 @@ import pytest
 from playwright.sync_api import expect
 
 from panel.models import Job, JobKind, JobState
+from servers.models import Server
 from tests.browser.conftest import PHONE
+from tests.fixtures.worker import wait_for_job
 
 pytestmark = [
     pytest.mark.browser,
@@ -35,8 +37,17 @@ def test_resize_disk_and_watch_the_job(
     live_server, celery_worker_process, pve_sim, server_factory, customer, page, screenshot
 ):
     web = server_factory(name="web-1", cpu_cores=2, memory_mib=4096, disk_gib=20)
-    server_factory(name="mail", cpu_cores=1, memory_mib=2048, disk_gib=20, running=False)
-    server_factory(name="db-primary", cpu_cores=4, memory_mib=8192, disk_gib=60)
+    mail = server_factory(name="mail", cpu_cores=1, memory_mib=2048, disk_gib=20, running=False)
+    db = server_factory(name="db-primary", cpu_cores=4, memory_mib=8192, disk_gib=60)
+    # Names a customer would see (the screenshots are the README's); PVE is not involved.
+    web.node.name = "Frankfurt 1"
+    web.node.save(update_fields=["name"])
+    for server, hostname in (
+        (web, "web-1.example.com"),
+        (mail, "mx.example.org"),
+        (db, "db1.example.net"),
+    ):
+        Server.objects.filter(pk=server.pk).update(hostname=hostname)
     # Long enough for the panel to be seen running; the test waits for states, never for time.
     pve_sim.knobs.set_task_duration("resize", 3.0)
 
@@ -83,3 +94,30 @@ def test_resize_disk_and_watch_the_job(
     assert job.state == JobState.SUCCEEDED
     web.refresh_from_db()
     assert web.disk_gib == 30
+    # What PVE holds, not what was asked for: the simulated VM's disk really is 30 GiB now.
+    assert "size=30G" in pve_sim.vm(web.vmid).config["scsi0"]
+
+
+def test_resize_works_without_javascript(
+    live_server, celery_worker_process, pve_sim, server_factory, customer, browser
+):
+    """The plain form posts and redirects back (PRG); a reload shows the result."""
+    web = server_factory(name="web-1", cpu_cores=2, memory_mib=2048, disk_gib=20)
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    try:
+        _sign_in(page, live_server.url)
+        page.get_by_role("link", name="web-1", exact=True).click()
+        page.get_by_label("Disk (GiB)").fill("25")
+        page.get_by_role("button", name="Resize", exact=True).click()
+        expect(page).to_have_url(re.compile(rf"/servers/{web.pk}/$"))
+        expect(page.get_by_role("status").filter(has_text="Resize started.")).to_be_visible()
+        expect(page.get_by_test_id("job-panel")).to_be_visible()
+
+        job = wait_for_job(Job.objects.get(server=web), worker=celery_worker_process)
+        assert job.state == JobState.SUCCEEDED, job.error
+        page.reload()
+        expect(page.get_by_test_id("server-disk")).to_have_text("25 GiB")
+        expect(page.get_by_test_id("job-state")).to_have_count(0)  # no active job panel
+    finally:
+        context.close()
