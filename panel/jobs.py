@@ -193,6 +193,7 @@ def job_start(*, job_id) -> Job | None:
         if job is None or job.is_finished:
             return None
         if job.lease_token and job.heartbeat_at and job.heartbeat_at > stale_before:
+            logger.info("job %s is held by a live execution; this delivery does nothing", job.pk)
             return None
         job.lease_token = uuid.uuid4().hex
         job.heartbeat_at = now
