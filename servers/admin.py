@@ -58,15 +58,12 @@ class ServerAdmin(admin.ModelAdmin):
     form = ServerAdminForm
     list_display = (
         "name",
-        "hostname",
         "owner",
         "node",
         "vmid",
         "status",
-        "is_suspended",
-        "cpu_cores",
-        "memory_mib",
-        "disk_gib",
+        "suspended",
+        "specs",
     )
     list_filter = (
         "node",
@@ -123,6 +120,14 @@ class ServerAdmin(admin.ModelAdmin):
         if not self.has_change_permission(request):
             return {}
         return actions
+
+    @admin.display(description="suspended", boolean=True, ordering="is_suspended")
+    def suspended(self, server: Server) -> bool:
+        return server.is_suspended
+
+    @admin.display(description="specs (confirmed by PVE)")
+    def specs(self, server: Server) -> str:
+        return f"{server.cpu_cores} cores, {server.memory_mib} MiB, {server.disk_gib} GiB"
 
     # --- helpers ----------------------------------------------------------------------------
 

@@ -6,3 +6,4 @@ from tests.api.conftest import (  # noqa: F401
     server_a,
     server_b,
 )
+from tests.browser.conftest import browser, page, screenshot  # noqa: F401
