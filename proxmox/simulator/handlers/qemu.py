@@ -36,7 +36,7 @@ from proxmox.simulator.guests import (
 )
 from proxmox.simulator.handlers.config import ConfigUpdate, apply_update
 from proxmox.simulator.state import Vm, Volume
-from proxmox.simulator.tasks import TaskContext, TaskError
+from proxmox.simulator.tasks import TaskContext, TaskError, TaskInterrupted
 
 if TYPE_CHECKING:
     from proxmox.simulator.server import PveSimulator
@@ -132,11 +132,13 @@ def vm_clone(sim: PveSimulator, req: Request):
                     sim, ctx, node, source_config, newid, full, target_storage, allocated
                 )
                 ctx.commit()
-            except (TaskError, ApiError) as exc:
-                with sim.state.lock:
+            except (TaskError, ApiError, TaskInterrupted) as exc:
+                with sim.state.lock:  # PVE frees the new volumes and unlinks the temp config
                     for volid in allocated:
                         _free_volume(node, volid)
                     node.vms.pop(newid, None)
+                if isinstance(exc, TaskInterrupted):
+                    raise
                 text = exc.message.strip() if isinstance(exc, ApiError) else str(exc)
                 raise TaskError(text) from None
             with sim.state.lock:
