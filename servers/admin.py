@@ -13,7 +13,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from panel.jobs import JobConflict
 from servers import services
@@ -37,6 +37,7 @@ class ServerAdminForm(forms.ModelForm):
 
 # Fields that mirror PVE (or the panel's bookkeeping of it): shown, never edited here.
 PVE_OWNED_FIELDS = (
+    "jobs",
     "uuid",
     "node",
     "vmid",
@@ -92,6 +93,7 @@ class ServerAdmin(admin.ModelAdmin):
                 )
             },
         ),
+        ("Jobs", {"fields": ("jobs",)}),
         ("Times", {"fields": ("created_at", "updated_at")}),
     )
     actions = (
@@ -128,6 +130,23 @@ class ServerAdmin(admin.ModelAdmin):
     @admin.display(description="specs (confirmed by PVE)")
     def specs(self, server: Server) -> str:
         return f"{server.cpu_cores} cores, {server.memory_mib} MiB, {server.disk_gib} GiB"
+
+    @admin.display(description="recent jobs")
+    def jobs(self, server: Server):
+        recent = list(server.jobs.order_by("-created_at")[:10])
+        if not recent:
+            return "-"
+        rows = format_html_join(
+            "",
+            '<li><a href="{}">{}</a>: {} ({})</li>',
+            (
+                (reverse("admin:panel_job_change", args=[job.pk]), job.get_kind_display(),
+                 job.get_state_display(), job.created_at.strftime("%Y-%m-%d %H:%M"))
+                for job in recent
+            ),
+        )
+        all_url = reverse("admin:panel_job_changelist") + f"?server__id__exact={server.pk}"
+        return format_html('<ul>{}</ul><a href="{}">All jobs of this server</a>', rows, all_url)
 
     # --- helpers ----------------------------------------------------------------------------
 

@@ -139,6 +139,15 @@ def test_change_form_does_not_write_pve_owned_fields(admin_client, server_a, oth
             server_a.status) == (2, 2048, 20, 101, "running")
 
 
+def test_change_form_lists_the_servers_jobs(admin_client, server_a):
+    job = Job.objects.create(kind=JobKind.RESIZE, state=JobState.FAILED, server=server_a)
+    page = admin_client.get(reverse("admin:servers_server_change", args=[server_a.pk]))
+    assert reverse("admin:panel_job_change", args=[job.pk]) in page.content.decode()
+    listed = admin_client.get(f"/admin/panel/job/?server__id__exact={server_a.pk}")
+    assert listed.status_code == 200
+    assert "Resize" in listed.content.decode()
+
+
 def test_changelist_filters_and_search(admin_client, server_a, server_b):
     by_owner = admin_client.get(CHANGELIST, {"q": "bob"}).content.decode()
     assert "bravo" in by_owner and "alpha" not in by_owner
