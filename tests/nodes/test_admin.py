@@ -151,3 +151,20 @@ def test_user_admin_pages_render(staff_client, customer):
     assert staff_client.get(reverse("admin:panel_user_changelist")).status_code == 200
     change = staff_client.get(reverse("admin:panel_user_change", args=[customer.pk]))
     assert change.status_code == 200
+
+
+def test_staff_can_add_a_customer_in_the_user_admin(staff_client, django_user_model):
+    response = staff_client.post(
+        reverse("admin:panel_user_add"),
+        {
+            "username": "carol",
+            "password1": "a-long-pass-phrase-42",
+            "password2": "a-long-pass-phrase-42",
+            "usable_password": "true",
+        },
+    )
+
+    assert response.status_code == 302
+    carol = django_user_model.objects.get(username="carol")
+    assert carol.check_password("a-long-pass-phrase-42")
+    assert not carol.is_staff
