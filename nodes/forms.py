@@ -96,6 +96,13 @@ class NodeForm(forms.ModelForm):
             SECRET_HELP_CHANGE if self._editing else SECRET_HELP_ADD
         )
 
+    def _get_validation_exclusions(self):
+        # clean_api_url checks the URL more precisely than the model's URLValidator, which refuses
+        # single-label host names (https://pve1:8006) for want of a TLD.
+        exclude = super()._get_validation_exclusions()
+        exclude.add("api_url")
+        return exclude
+
     def clean_api_url(self) -> str:
         return normalise_api_url(self.cleaned_data.get("api_url", ""))
 

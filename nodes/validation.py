@@ -3,6 +3,7 @@
 Shared by the admin form and by ``node_register`` so that both store the same canonical values.
 """
 
+import ipaddress
 import re
 from urllib.parse import urlsplit, urlunsplit
 
@@ -11,6 +12,12 @@ from django.core.exceptions import ValidationError
 from nodes.models import PVE_TOKEN_ID_RE
 
 PVE_DEFAULT_PORT = 8006
+API_URL_MAX_LENGTH = 200  # Node.api_url's column
+# DNS names, including the single-label ones (https://pve1:8006) internal networks use, which
+# Django's URLValidator refuses for want of a TLD.
+_HOSTNAME_RE = re.compile(
+    r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$"
+)
 _API_PATH_SUFFIX = "/api2/json"
 _HEX_64_RE = re.compile(r"^[0-9A-F]{64}$")
 
@@ -62,9 +69,22 @@ def normalise_api_url(value: str) -> str:
     if path:
         raise ValidationError(MSG_BAD_URL, code="invalid")
     host = parts.hostname.lower()
+    if not _is_ip_address(host) and not _HOSTNAME_RE.match(host):
+        raise ValidationError(MSG_BAD_URL, code="invalid")
     if ":" in host:  # IPv6 literal
         host = f"[{host}]"
-    return urlunsplit(("https", f"{host}:{port or PVE_DEFAULT_PORT}", "", "", ""))
+    url = urlunsplit(("https", f"{host}:{port or PVE_DEFAULT_PORT}", "", "", ""))
+    if len(url) > API_URL_MAX_LENGTH:
+        raise ValidationError(MSG_BAD_URL, code="invalid")
+    return url
+
+
+def _is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def normalise_token_id(value: str) -> str:

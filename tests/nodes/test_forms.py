@@ -69,6 +69,8 @@ def test_a_url_that_is_not_https_is_refused(url):
         ("https://PVE1.example.com/", "https://pve1.example.com:8006"),
         ("https://pve1.example.com:8443/api2/json/", "https://pve1.example.com:8443"),
         ("  https://10.0.0.5  ", "https://10.0.0.5:8006"),
+        ("https://pve1", "https://pve1:8006"),  # internal single-label names are common
+        ("https://[fd00::5]", "https://[fd00::5]:8006"),
     ],
 )
 def test_url_is_normalised_and_port_8006_added_when_missing(typed, stored):
@@ -79,7 +81,15 @@ def test_url_is_normalised_and_port_8006_added_when_missing(typed, stored):
 
 @pytest.mark.parametrize(
     "url",
-    ["https://", "https://pve1.example.com:8006/somewhere", "https://root:pw@pve1.example.com"],
+    [
+        "https://",
+        "https://pve1.example.com:8006/somewhere",
+        "https://root:pw@pve1.example.com",
+        "https://pve_1.example.com",
+        "https://-pve1.example.com",
+        "https://pve1.example.com:99999",
+        "https://pve1.example.com?x=1",
+    ],
 )
 def test_a_malformed_https_url_is_refused(url):
     form = NodeForm(data=form_data(api_url=url))
