@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET
@@ -12,6 +11,7 @@ from panel.htmx import (
     JOB_FINISHED_EVENT,
     JOB_STATE_CHANGED_EVENT,
     is_htmx,
+    login_required,
     render_fragment,
     stop_polling,
     trigger,

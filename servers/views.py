@@ -8,14 +8,13 @@ htmx the same URL answers with a fragment: the job's progress panel, or the form
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
-from panel.htmx import JOB_STARTED_EVENT, is_htmx, render_fragment, trigger
+from panel.htmx import JOB_STARTED_EVENT, is_htmx, login_required, render_fragment, trigger
 from panel.jobs import JobConflict
 from panel.models import ACTIVE_JOB_STATES, Job
 from panel.selectors import jobs_for_user

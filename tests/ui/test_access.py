@@ -27,16 +27,28 @@ def test_anonymous_is_sent_to_sign_in(client, name):
     _assert_login_redirect(client.get(url), url)
 
 
+def _assert_htmx_login_redirect(response, page):
+    """htmx gets HX-Redirect (the whole page goes to sign in), not a sign-in form fragment."""
+    assert response.status_code == 200
+    assert response["HX-Redirect"] == f"{reverse('login')}?next={page.replace('/', '%2F')}"
+    assert response.content == b""
+
+
 @pytest.mark.parametrize("name", SERVER_GET_PAGES)
 def test_anonymous_cannot_see_a_server(client, alice_server, name):
     url = reverse(name, args=[alice_server.pk])
-    _assert_login_redirect(client.get(url, **HTMX), url)
+    _assert_login_redirect(client.get(url), url)
+    detail = reverse("servers:detail", args=[alice_server.pk])
+    response = client.get(url, HTTP_HX_CURRENT_URL=f"http://testserver{detail}", **HTMX)
+    _assert_htmx_login_redirect(response, detail)
 
 
 @pytest.mark.parametrize("name", SERVER_POST_PAGES)
 def test_anonymous_cannot_act_on_a_server(client, alice_server, name):
     url = reverse(name, args=[alice_server.pk])
     _assert_login_redirect(client.post(url, {"action": "start", "disk_gib": 50}), url)
+    response = client.post(url, {"action": "start", "disk_gib": 50}, **HTMX)
+    _assert_htmx_login_redirect(response, url)
     assert not alice_server.jobs.exists()
 
 
@@ -44,7 +56,11 @@ def test_anonymous_cannot_act_on_a_server(client, alice_server, name):
 def test_anonymous_cannot_see_a_job(client, alice_server, name):
     job = make_job(alice_server)
     url = reverse(name, args=[job.pk])
-    _assert_login_redirect(client.get(url, **HTMX), url)
+    _assert_login_redirect(client.get(url), url)
+    # An expired session while the panel polls: the browser is sent to sign in, back here after.
+    detail = reverse("servers:detail", args=[alice_server.pk])
+    response = client.get(url, HTTP_HX_CURRENT_URL=f"http://testserver{detail}", **HTMX)
+    _assert_htmx_login_redirect(response, detail)
 
 
 @pytest.mark.parametrize("name", SERVER_GET_PAGES)
