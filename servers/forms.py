@@ -114,8 +114,13 @@ class PowerForm(forms.Form):
         )
 
 
+class TemplateChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Template) -> str:
+        return obj.name  # the node is the server's own; no need to repeat it
+
+
 class RebuildForm(forms.Form):
-    template = forms.ModelChoiceField(
+    template = TemplateChoiceField(
         queryset=Template.objects.none(), label="Operating system", empty_label=None
     )
     password = forms.CharField(
@@ -123,7 +128,7 @@ class RebuildForm(forms.Form):
         required=False,
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text="Optional. Leave empty to keep SSH keys only.",
+        help_text="Leave empty to set no password (sign in with SSH keys).",
     )
     confirm = forms.BooleanField(
         label="I understand that rebuilding erases everything on this server's disk."
