@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from django.http import QueryDict
 from django.urls import reverse
 
 from panel.templatetags.panel_ui import server_specs_text
@@ -31,6 +32,14 @@ class Cell:
 
 
 @dataclass(frozen=True)
+class Header:
+    column: Column
+    # Link that sorts by this column (keeping the filters), and the current sort for aria-sort.
+    url: str = ""
+    sort: str = ""  # "ascending", "descending" or ""
+
+
+@dataclass(frozen=True)
 class Row:
     server: Server
     cells: list[Cell]
@@ -48,8 +57,27 @@ SERVER_COLUMNS: tuple[Column, ...] = (
 class ServerTable:
     columns = SERVER_COLUMNS
 
-    def __init__(self, servers: Iterable[Server]):
+    def __init__(self, servers: Iterable[Server], *, params: QueryDict | None = None):
         self.servers = servers
+        self.params = params if params is not None else QueryDict()
+
+    @property
+    def headers(self) -> list[Header]:
+        current = self.params.get("ordering", "")
+        headers = []
+        for column in self.columns:
+            if not column.ordering:
+                headers.append(Header(column=column))
+                continue
+            sort = ""
+            if current == column.ordering:
+                sort = "ascending"
+            elif current == f"-{column.ordering}":
+                sort = "descending"
+            params = self.params.copy()
+            params["ordering"] = f"-{column.ordering}" if sort == "ascending" else column.ordering
+            headers.append(Header(column=column, url=f"?{params.urlencode()}", sort=sort))
+        return headers
 
     @property
     def rows(self) -> list[Row]:

@@ -110,7 +110,7 @@ def server_list(request: HttpRequest) -> HttpResponse:
         "servers/server_list.html",
         {
             "filterset": filterset,
-            "table": ServerTable(filtered),
+            "table": ServerTable(filtered, params=request.GET),
             "has_servers": servers.exists(),
             "is_filtered": any(value for value in request.GET.values()),
         },

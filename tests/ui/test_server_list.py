@@ -70,3 +70,16 @@ def test_location_choices_are_the_customers_own(alice_client, alice_server, bob_
     body = alice_client.get(reverse("servers:list")).content.decode()
     assert "Frankfurt 1" in body
     assert "Paris 9" not in body
+
+
+def test_columns_sort_and_keep_the_filters(alice_client, customer, alice_server, ui_plan, ui_node):
+    make_server(customer, ui_plan, ui_node, name="api", vmid=103)
+    response = alice_client.get(reverse("servers:list"), {"q": "web", "ordering": "name"})
+    body = response.content.decode()
+    assert [row.server.name for row in response.context["table"].rows] == ["web-1"]
+    assert '<th scope="col" class="col-name" aria-sort="ascending">' in body
+    assert 'href="?q=web&amp;ordering=-name"' in body  # a second click sorts descending
+    assert 'href="?q=web&amp;ordering=hostname"' in body
+    assert '<input type="hidden" name="ordering" value="name">' in body
+    response = alice_client.get(reverse("servers:list"), {"ordering": "-name"})
+    assert [row.server.name for row in response.context["table"].rows] == ["web-1", "api"]
