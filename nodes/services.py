@@ -184,7 +184,8 @@ def _boot_disk_bytes(config: dict) -> int | None:
 def _os_family(name: str, config: dict) -> str:
     lowered = name.lower()
     for family in _OS_FAMILIES:
-        if family in lowered:
+        # At the start of a word: "almalinux-9" is alma, "search-box" is not arch.
+        if re.search(rf"(?<![a-z]){family}", lowered):
             return family
     return "windows" if str(config.get("ostype", "")).startswith("win") else ""
 

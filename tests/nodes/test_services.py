@@ -266,3 +266,22 @@ def test_register_validates_like_the_form(pve_sim):
     with pytest.raises(ValidationError, match="https"):
         register(pve_sim, api_url=pve_sim.url.replace("https", "http"))
     assert not Node.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "ostype", "family"),
+    [
+        ("almalinux-9", "l26", "alma"),
+        ("Ubuntu-24.04-cloud", "l26", "ubuntu"),
+        ("research-box", "l26", ""),
+        ("win2022-base", "win11", "windows"),
+        ("golden-image", "win10", "windows"),
+    ],
+)
+def test_sync_guesses_the_os_family_from_the_name_or_ostype(pve_sim, name, ostype, family):
+    pve_sim.add_template("pve1", 9000, name, 10, ostype=ostype)
+    node = register(pve_sim)
+
+    node_sync_templates(node=node)
+
+    assert Template.objects.get(node=node, vmid=9000).os_family == family
