@@ -95,7 +95,8 @@ class TokenViewSet(
 
     serializer_class = TokenSerializer
     lookup_field = "token_key"
-    lookup_value_regex = "[^/]+"
+    # Knox keys are an optional short prefix plus hex; nothing else (e.g. NUL) reaches the database.
+    lookup_value_regex = r"[A-Za-z0-9_\-]{1,32}"
     pagination_class = None
 
     def get_permissions(self):
