@@ -105,6 +105,57 @@ def route(method: str, template: str) -> Callable[[Handler], Handler]:
     return register
 
 
+# --- permissions --------------------------------------------------------------------------
+
+
+def check_privilege(sim: PveSimulator, path: str, *privs: str) -> None:
+    """RPCEnvironment::check: all of ``privs`` on ``path`` or 403 naming the first missing."""
+    for priv in privs:
+        if priv in sim.knobs.denied_privileges:
+            raise ApiError(403, f"Permission check failed ({path}, {priv})")
+
+
+def _perm_ok(sim: PveSimulator, check: list, params: dict[str, str]) -> tuple[bool, str | None]:
+    """Evaluate a schema ``permissions.check`` expression (perm / and / or)."""
+    kind = check[0]
+    if kind == "perm":
+        path, privs, opts = check[1], check[2], check[3:]
+        options = dict(zip(opts[::2], opts[1::2], strict=False))
+        required = options.get("require_param")
+        if required and params.get(required) is None:
+            return False, None
+        for name in re.findall(r"\{(\w+)\}", path):
+            path = path.replace("{" + name + "}", str(params.get(name, "")))
+        denied = [p for p in privs if p in sim.knobs.denied_privileges]
+        if options.get("any"):
+            if len(denied) == len(privs):
+                return False, f"{path}, {'|'.join(privs)}"
+            return True, None
+        if denied:
+            return False, f"{path}, {denied[0]}"
+        return True, None
+    if kind in ("and", "or"):
+        results = [_perm_ok(sim, sub, params) for sub in check[1:]]
+        if kind == "and":
+            for ok, detail in results:
+                if not ok:
+                    return False, detail
+            return True, None
+        return any(ok for ok, _ in results), None
+    return True, None  # checks the simulator does not model (userid-group, ...) pass
+
+
+def check_permissions(sim: PveSimulator, info: dict, params: dict[str, str]) -> None:
+    check = (info.get("permissions") or {}).get("check")
+    if not check or not sim.knobs.denied_privileges:
+        return
+    ok, detail = _perm_ok(sim, check, params)
+    if not ok:
+        raise ApiError(
+            403, f"Permission check failed ({detail})" if detail else "Permission check failed"
+        )
+
+
 # --- checks PVE makes in many handlers ------------------------------------------------------
 
 

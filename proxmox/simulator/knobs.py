@@ -68,6 +68,8 @@ class Knobs:
     call_faults: list[dict] = field(default_factory=list)
     # Nodes that do not answer: proxied calls to them get 596, /nodes shows them offline.
     nodes_down: set[str] = field(default_factory=set)
+    # Privileges the token lacks (e.g. {"VM.Allocate"}): calls needing them get PVE's 403.
+    denied_privileges: set[str] = field(default_factory=set)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     # --- timing -----------------------------------------------------------------------------
@@ -182,6 +184,7 @@ class Knobs:
                 "http_fault_endpoints": self.http_fault_endpoints,
                 "call_faults": list(self.call_faults),
                 "nodes_down": sorted(self.nodes_down),
+                "denied_privileges": sorted(self.denied_privileges),
             }
 
     def update(self, changes: dict) -> None:
@@ -203,6 +206,7 @@ class Knobs:
                 "http_fault_kinds",
                 "http_fault_endpoints",
                 "nodes_down",
+                "denied_privileges",
             }
             if unknown:
                 raise ValueError(f"unknown knobs: {', '.join(sorted(unknown))}")
@@ -230,6 +234,8 @@ class Knobs:
                 self.http_fault_endpoints = None if endpoints is None else list(endpoints)
             if "nodes_down" in changes:
                 self.nodes_down = set(changes["nodes_down"])
+            if "denied_privileges" in changes:
+                self.denied_privileges = set(changes["denied_privileges"])
 
     def reset(self) -> None:
         fresh = Knobs()
@@ -242,3 +248,4 @@ class Knobs:
             self.task_warnings.clear()
             self.call_faults.clear()
             self.nodes_down.clear()
+            self.denied_privileges.clear()

@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from proxmox import schema
 from proxmox.simulator import handlers  # noqa: F401  (registers the routes)
-from proxmox.simulator.api import ROUTES, ApiError, Request, Result
+from proxmox.simulator.api import ROUTES, ApiError, Request, Result, check_permissions
 from proxmox.simulator.knobs import HTTP_FAULTS, Knobs
 from proxmox.simulator.locks import LockManager
 from proxmox.simulator.seed import add_template, add_vm
@@ -412,10 +412,12 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             if node in sim.knobs.nodes_down:
                 raise ApiError(596, "Connection timed out")
+        merged = {**params, **match.path_params}
+        # pve-manager checks permissions (403) before it verifies parameters (400)
+        check_permissions(sim, match.info, merged)
         errors = schema.validate_request(method, rel, params)
         if errors:
             raise ApiError(400, "Parameter verification failed.", errors)
-        merged = {**params, **match.path_params}
         if node is not None and node not in sim.state.nodes:
             raise ApiError(500, f"no such node '{node}'")
         req = Request(

@@ -272,3 +272,36 @@ def test_admin_endpoint_sets_knobs_and_reads_calls_and_state(pve_sim, pve_http):
     assert pve_http.request("GET", "/_sim/knobs", auth=False).status_code == 401
     bad = pve_http.session.post(pve_sim.url + "/_sim/knobs", json={"nope": 1}, timeout=10)
     assert bad.status_code == 400
+
+
+def test_denied_privilege_gives_pve_403_before_parameter_checks(pve_sim, pve_http):
+    pve_sim.add_vm("pve1", 100, "web", 10)
+    pve_sim.knobs.update({"denied_privileges": ["VM.Allocate"]})
+    response = pve_http.request("DELETE", "/nodes/pve1/qemu/100", params={"bogus": 1})
+    assert (response.status_code, response.reason) == (
+        403,
+        "Permission check failed (/vms/100, VM.Allocate)",
+    )
+    assert response.json()["message"] == "Permission check failed (/vms/100, VM.Allocate)\n"
+    create = pve_http.request("POST", "/nodes/pve1/qemu", data={"vmid": 150})
+    assert create.reason == "Permission check failed (/vms/150, VM.Allocate)"
+    assert pve_http.request("GET", "/nodes/pve1/qemu/100/config").status_code == 200
+
+
+def test_any_of_several_privileges_is_enough(pve_sim, pve_http):
+    pve_sim.add_vm("pve1", 100, "web", 10)
+    pve_sim.knobs.update({"denied_privileges": ["VM.Config.Disk"]})
+    assert pve_http.request("PUT", "/nodes/pve1/qemu/100/config", data={"cores": 2}).ok
+    resize = pve_http.request(
+        "PUT", "/nodes/pve1/qemu/100/resize", data={"disk": "scsi0", "size": "20G"}
+    )
+    assert resize.reason == "Permission check failed (/vms/100, VM.Config.Disk)"
+
+
+def test_client_maps_403_to_permission_error(pve_sim, pve_client):
+    from proxmox.errors import PvePermissionError
+
+    pve_sim.add_vm("pve1", 100, "web", 10)
+    pve_sim.knobs.update({"denied_privileges": ["VM.PowerMgmt"]})
+    with pytest.raises(PvePermissionError):
+        pve_client.vm_power("pve1", 100, "start")

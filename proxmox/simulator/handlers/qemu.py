@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from proxmox.simulator.api import (
     ApiError,
     Request,
+    check_privilege,
     check_skiplock,
     config_missing,
     die,
@@ -417,6 +418,7 @@ def _create(sim: PveSimulator, req: Request):
         )
     }
     start = req.bool("start")
+    check_privilege(sim, f"/vms/{vmid}", "VM.Allocate")
     with sim.state.lock:
         _create_and_lock_config(sim, node_name, vmid, force=False, verb="create")
 
@@ -455,6 +457,9 @@ def _restore(sim: PveSimulator, req: Request):
         raise param_error(conflicts)
     force, unique = req.bool("force"), req.bool("unique")
     target_storage = req.get("storage")
+    # Overwriting an existing VM needs only VM.Backup; anything else VM.Allocate.
+    overwrite = force and sim.state.vm_on(node_name, vmid) is not None
+    check_privilege(sim, f"/vms/{vmid}", "VM.Backup" if overwrite else "VM.Allocate")
     with sim.state.lock:
         node = sim.state.nodes[node_name]
         try:

@@ -6,7 +6,7 @@ import re
 import time
 from typing import TYPE_CHECKING
 
-from proxmox.simulator.api import Request, die, param_error, route
+from proxmox.simulator.api import Request, check_privilege, die, param_error, route
 from proxmox.simulator.drives import human_size, parse_drive, parse_size
 from proxmox.simulator.guests import disk_keys
 from proxmox.simulator.locks import LockTimeout
@@ -85,6 +85,12 @@ def storage_content_delete(sim: PveSimulator, req: Request):
         vol = storage.volumes.get(volname)
         match = BACKUP_NAME_RE.match(volname)
         owner = vol.vmid if vol else (int(match["vmid"]) if match else None)
+    if volname.startswith("backup/"):
+        check_privilege(sim, f"/storage/{storage_id}", "Datastore.AllocateSpace")
+        if owner is not None:
+            check_privilege(sim, f"/vms/{owner}", "VM.Backup")
+    else:
+        check_privilege(sim, f"/storage/{storage_id}", "Datastore.Allocate")
     task_id = f"{owner}@{storage_id}" if owner is not None else storage_id
     path = f"{storage.path or '/dev/pve'}/{volname.replace('backup/', 'dump/')}"
 
@@ -171,6 +177,9 @@ def vzdump(sim: PveSimulator, req: Request):
         else:
             wanted = [int(v) for v in re.split(r"[,;\s]+", req.get("vmid") or "") if v]
         local = [vmid for vmid in wanted if vmid in node.vms]
+    for vmid in local:
+        check_privilege(sim, f"/vms/{vmid}", "VM.Backup")
+    check_privilege(sim, f"/storage/{storage_id}", "Datastore.AllocateSpace")
     if not local:
         return "OK"  # VZDump.pm: none of the guests runs here, nothing to do
     args = " ".join(map(str, local))
