@@ -46,6 +46,8 @@ class Knobs:
     time_scale: float = 1.0
     latency_s: float = 0.0
     latency_jitter_s: float = 0.0
+    # Extra latency for some endpoints ("METHOD /template" keys as in .calls).
+    latency_by_endpoint: dict[str, float] = field(default_factory=dict)
     # PVE delays every 401 by 3 s; 0 keeps tests fast. Set 3 to be exact.
     auth_failure_delay_s: float = 0.0
     # How long a flock waiter waits for a real holder (PVE: 10 s; a clone waits 1 s).
@@ -173,6 +175,7 @@ class Knobs:
             return {
                 **{name: getattr(self, name) for name in self.SCALARS},
                 "task_durations": dict(self.task_durations),
+                "latency_by_endpoint": dict(self.latency_by_endpoint),
                 "lock_windows": {
                     str(vmid): round(deadline - now, 3)
                     for vmid, deadline in self.lock_windows.items()
@@ -199,6 +202,7 @@ class Knobs:
             unknown = set(changes) - {
                 *self.SCALARS,
                 "task_durations",
+                "latency_by_endpoint",
                 "lock_windows",
                 "fail_next_tasks",
                 "warn_next_tasks",
@@ -215,6 +219,8 @@ class Knobs:
                     setattr(self, name, float(changes[name]))
             for task_type, seconds in changes.get("task_durations", {}).items():
                 self.set_task_duration(task_type, seconds)
+            for endpoint, seconds in changes.get("latency_by_endpoint", {}).items():
+                self.latency_by_endpoint[endpoint] = float(seconds)
             for vmid, seconds in changes.get("lock_windows", {}).items():
                 self.lock_vm(int(vmid), float(seconds))
             for item in changes.get("fail_next_tasks", []):
@@ -243,6 +249,7 @@ class Knobs:
             for name in (*self.SCALARS, "task_durations", "http_fault_kinds"):
                 setattr(self, name, getattr(fresh, name))
             self.http_fault_endpoints = None
+            self.latency_by_endpoint.clear()
             self.lock_windows.clear()
             self.task_failures.clear()
             self.task_warnings.clear()

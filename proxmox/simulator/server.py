@@ -344,7 +344,7 @@ class _Handler(BaseHTTPRequestHandler):
         match = schema.match_endpoint(method, rel)
         endpoint = f"{method} {match.template}" if match else f"{method} {rel}"
         sim.count_call(endpoint)
-        self._latency()
+        self._latency(endpoint)
         fault = sim.knobs.take_call_fault(endpoint, sim.rng)
         if fault == "reset":
             self._reset_connection()
@@ -371,9 +371,9 @@ class _Handler(BaseHTTPRequestHandler):
             payload["total"] = data.total
         self._send_json(200, "OK", payload)
 
-    def _latency(self) -> None:
+    def _latency(self, endpoint: str) -> None:
         knobs = self.sim.knobs
-        delay = knobs.latency_s
+        delay = knobs.latency_s + knobs.latency_by_endpoint.get(endpoint, 0.0)
         if knobs.latency_jitter_s:
             delay += self.sim.rng.uniform(0, knobs.latency_jitter_s)
         if delay > 0:
