@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import random
 import re
+import threading
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -125,7 +126,7 @@ class Ctx:
             timeout_s=self.timeout(timeout_key),
             sleep=self.sleep,
             on_poll=self.run.heartbeat,
-            first_interval_s=float(getattr(settings, "PROXMOX_FIRST_POLL_INTERVAL_S", 0.2)),
+            first_interval_s=float(getattr(settings, "PROXMOX_FIRST_POLL_INTERVAL_S", 0.05)),
         )
 
     def unlocked_config(self) -> dict:
@@ -176,6 +177,29 @@ class Ctx:
         return self.on_lock(attempt)
 
 
+_clients = threading.local()
+
+
+def _client(node: Node) -> PveClient:
+    """One client (one HTTPS session, TLS handshake done once) per node per worker thread,
+    rebuilt when the node's connection settings change."""
+    key = (
+        node.api_url, node.token_id, node.token_secret, node.verify_tls,
+        node.tls_fingerprint_sha256,
+    )
+    cache = getattr(_clients, "by_node", None)
+    if cache is None:
+        cache = _clients.by_node = {}
+    cached = cache.get(node.pk)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    if cached is not None:
+        cached[1].close()
+    client = node_client(node=node)
+    cache[node.pk] = (key, client)
+    return client
+
+
 def _ctx(run: StepRun) -> Ctx:
     server = (
         Server.objects.select_related("node", "template", "plan")
@@ -184,7 +208,7 @@ def _ctx(run: StepRun) -> Ctx:
     )
     if server is None:
         raise StepError("The server record is gone.")
-    client = node_client(node=server.node)
+    client = _client(server.node)
     return Ctx(run=run, job=run.job, server=server, node=server.node, client=client)
 
 
