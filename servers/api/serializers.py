@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.core.validators import RegexValidator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.reverse import reverse
 
 from nodes.models import Node, Template
 from servers import services
@@ -44,6 +46,9 @@ class ServerSerializer(serializers.ModelSerializer):
     owner_username = serializers.CharField(source="owner.username", read_only=True)
     plan_name = serializers.CharField(source="plan.name", read_only=True)
     node_name = serializers.CharField(source="node.name", read_only=True)
+    active_job = serializers.SerializerMethodField(
+        help_text="URL of the job running on this server, if any; poll it."
+    )
 
     class Meta:
         model = Server
@@ -66,10 +71,18 @@ class ServerSerializer(serializers.ModelSerializer):
             "status",
             "status_reason",
             "is_suspended",
+            "active_job",
             "created_at",
             "updated_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_active_job(self, server: Server) -> str | None:
+        job_id = getattr(server, "active_job_id", None)
+        if job_id is None:
+            return None
+        return reverse("api:job-detail", kwargs={"pk": job_id}, request=self.context.get("request"))
 
 
 class ServerCreateSerializer(serializers.Serializer):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import django_filters
+from django.db.models import OuterRef, Subquery
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -17,6 +18,7 @@ from rest_framework.decorators import action
 from panel.api.schema import ACCEPTED_DESCRIPTION, BAD_REQUEST, CONFLICT, NOT_FOUND
 from panel.api.serializers import JobSerializer
 from panel.api.views import PanelViewSetMixin, accepted_job_response
+from panel.models import ACTIVE_JOB_STATES, Job
 from servers import services
 from servers.api.serializers import (
     PlanSerializer,
@@ -123,7 +125,14 @@ class ServerViewSet(
     lookup_value_regex = "[0-9]+"
 
     def get_queryset(self):
-        return servers_for_user(user=self.request.user).select_related("owner", "plan", "node")
+        active_job = Job.objects.filter(
+            server=OuterRef("pk"), state__in=ACTIVE_JOB_STATES
+        ).values("pk")[:1]
+        return (
+            servers_for_user(user=self.request.user)
+            .select_related("owner", "plan", "node")
+            .annotate(active_job_id=Subquery(active_job))
+        )
 
     def get_permissions(self):
         if self.action == "create":

@@ -101,6 +101,7 @@ def test_retrieve_shows_specs_but_no_secrets(client_a, server_a):
     assert (body["cpu_cores"], body["memory_mib"], body["disk_gib"]) == (2, 2048, 20)
     assert body["status"] == "running"
     assert body["node_name"] == "Frankfurt 1"
+    assert body["active_job"] is None
     assert "token_secret" not in str(body)
 
 
@@ -121,6 +122,7 @@ def test_resize_answers_202_with_job_and_location(client_a, server_a, no_pve_cal
     server_a.refresh_from_db()
     # Specs change only when PVE confirms, never at request time.
     assert (server_a.cpu_cores, server_a.memory_mib) == (2, 2048)
+    assert client_a.get(url(server_a)).json()["active_job"] == response["Location"]
     polled = client_a.get(response["Location"])
     assert polled.status_code == 200
     assert polled.json()["id"] == str(job.pk)
