@@ -7,8 +7,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -19,9 +17,8 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from panel.api.serializers import JobSerializer
 from panel.jobs import JobConflict
-
-logger = logging.getLogger(__name__)
 
 
 def _messages(value) -> list[str]:
@@ -54,8 +51,6 @@ def validation_error_body(errors: dict[str, list[str]]) -> dict:
 
 
 def conflict_body(active_job, *, context) -> dict:
-    from panel.api.serializers import JobSerializer
-
     return {
         "detail": "Another job is already running on this server; wait for it to finish.",
         "code": "conflict",
