@@ -1,0 +1,85 @@
+"""The house rules of docs/design.md, as dependencies that must never exist."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+APPS = ("panel", "proxmox", "nodes", "servers", "backups", "config")
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def source_files(*packages: str):
+    for package in packages:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if "migrations" not in path.parts:
+                yield path
+
+
+def offending(paths, forbidden: tuple[str, ...]) -> list[str]:
+    found = []
+    for path in paths:
+        for module in imported_modules(path):
+            if any(module == f or module.startswith(f + ".") for f in forbidden):
+                found.append(f"{path.relative_to(ROOT)} imports {module}")
+    return sorted(set(found))
+
+
+def test_the_rules_see_imports():
+    """The checker must find a known import, or every rule below passes vacuously."""
+    assert offending([ROOT / "nodes" / "services.py"], ("proxmox",)) != []
+
+
+def test_proxmox_knows_nothing_of_django_or_the_apps():
+    assert offending(source_files("proxmox/schema"), ("django",)) == []
+    files = [p for p in source_files("proxmox") if "management" not in p.parts]
+    assert offending(files, ("django", "panel", "nodes", "servers", "backups", "config")) == []
+
+
+LAYERS = ["views", "forms", "admin", "serializers", "tables", "filtersets"]
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_front_doors_never_talk_to_pve_directly(layer):
+    files = [
+        p
+        for p in source_files("panel", "nodes", "servers", "backups")
+        if p.stem == layer or p.parent.name == layer
+    ]
+    assert offending(files, ("proxmox.client", "proxmox.waiting", "requests")) == []
+
+
+def test_nodes_does_not_import_servers_or_backups():
+    assert offending(source_files("nodes"), ("servers", "backups")) == []
+
+
+def test_servers_does_not_import_backups():
+    assert offending(source_files("servers"), ("backups",)) == []
+
+
+def test_only_the_simulator_and_tests_import_the_simulator():
+    files = [
+        p
+        for p in source_files(*APPS)
+        if "simulator" not in p.parts and p.name != "pvesim.py"
+    ]
+    assert offending(files, ("proxmox.simulator",)) == []
+
+
+def test_tasks_hold_no_business_logic():
+    """A task module may import the job machinery and services, never the PVE client."""
+    files = list((ROOT / "servers").glob("tasks.py")) + list((ROOT / "panel").glob("tasks.py"))
+    assert files
+    assert offending(files, ("proxmox",)) == []
