@@ -71,17 +71,34 @@ class LockManager:
         return f"/var/lock/qemu-server/lock-{vmid}.conf"
 
     @contextmanager
-    def vm(self, vmid: int, *, timeout: float, exclusive: bool = True) -> Iterator[None]:
+    def vm(
+        self,
+        vmid: int,
+        *,
+        timeout: float,
+        exclusive: bool = True,
+        ready: Callable[[], None] | None = None,
+    ) -> Iterator[None]:
+        """Hold VM ``vmid``'s lock file. ``ready`` is called once the first, non-waiting attempt
+        is decided: a task signals "forked" there, so who got the lock first is deterministic
+        while a waiting worker does not hold up the API call (as PVE's fork_worker does not)."""
         path = self.vm_lock_path(vmid)
+        signal = ready or (lambda: None)
         remaining = self._window_remaining(vmid)
         if remaining > 0:
             wait = min(remaining, self._window_wait())
+            signal()
             if wait > 0:
                 time.sleep(wait)
             if self._window_remaining(vmid) > 0:
                 raise LockTimeout(path)
         lock = self._lock(path)
-        lock.acquire(exclusive=exclusive, timeout=timeout)
+        try:
+            lock.acquire(exclusive=exclusive, timeout=0)
+        except LockTimeout:
+            signal()
+            lock.acquire(exclusive=exclusive, timeout=timeout)
+        signal()
         try:
             yield
         finally:

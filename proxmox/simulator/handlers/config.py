@@ -240,7 +240,7 @@ def config_post(sim: PveSimulator, req: Request):
         check_lock(vm)
 
     def work(ctx: TaskContext) -> None:
-        with sim.locks.vm(vmid, timeout=sim.knobs.lock_timeout_s):
+        with sim.locks.vm(vmid, timeout=sim.knobs.lock_timeout_s, ready=ctx.started):
             ctx.sleep(ctx.duration)
             with sim.state.lock:
                 vm = sim.state.vm_on(node, vmid)
@@ -259,7 +259,9 @@ def config_post(sim: PveSimulator, req: Request):
                     raise TaskError(exc.message) from None
                 ctx.log(f"update VM {vmid}: {_describe(update)}")
 
-    upid = sim.runner.start(node=node, task_type="qmconfig", task_id=str(vmid), work=work)
+    upid = sim.runner.start(
+        node=node, task_type="qmconfig", task_id=str(vmid), work=work, signals_start=True
+    )
     delay = req.int("background_delay")
     if delay and sim.runner.wait(upid, delay):
         task = sim.state.tasks[upid]

@@ -34,7 +34,7 @@ def _power_task(
     node, vmid = req.node, req.vmid
 
     def work(ctx: TaskContext) -> None:
-        with sim.locks.vm(vmid, timeout=sim.knobs.lock_timeout_s):
+        with sim.locks.vm(vmid, timeout=sim.knobs.lock_timeout_s, ready=ctx.started):
             with sim.state.lock:
                 vm = sim.state.vm_on(node, vmid)
                 if vm is None:
@@ -51,7 +51,9 @@ def _power_task(
                     raise TaskError(config_missing(node, vmid))
                 apply(ctx, vm)
 
-    upid = sim.runner.start(node=node, task_type=task_type, task_id=str(vmid), work=work)
+    upid = sim.runner.start(
+        node=node, task_type=task_type, task_id=str(vmid), work=work, signals_start=True
+    )
     sim.persist()
     return upid
 

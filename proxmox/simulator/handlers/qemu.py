@@ -256,7 +256,7 @@ def vm_resize(sim: PveSimulator, req: Request):
     disk, size_param, digest = req.params["disk"], req.params["size"], req.get("digest")
 
     def work(ctx: TaskContext) -> None:
-        with sim.locks.vm(vmid, timeout=sim.knobs.lock_timeout_s):
+        with sim.locks.vm(vmid, timeout=sim.knobs.lock_timeout_s, ready=ctx.started):
             with sim.state.lock:
                 vm = sim.state.vm_on(node_name, vmid)
                 if vm is None:
@@ -301,7 +301,9 @@ def vm_resize(sim: PveSimulator, req: Request):
                     vol.volumes[volname].size = new_size
                 vm.config[disk] = drive_with(str(vm.config[disk]), size=new_size)
 
-    return sim.runner.start(node=node_name, task_type="resize", task_id=str(vmid), work=work)
+    return sim.runner.start(
+        node=node_name, task_type="resize", task_id=str(vmid), work=work, signals_start=True
+    )
 
 
 # --- destroy ----------------------------------------------------------------------------------
@@ -321,7 +323,7 @@ def vm_destroy(sim: PveSimulator, req: Request):
             raise die(f"VM {vmid} is running - destroy failed")
 
     def work(ctx: TaskContext) -> None:
-        with sim.locks.vm(vmid, timeout=sim.knobs.lock_timeout_s):
+        with sim.locks.vm(vmid, timeout=sim.knobs.lock_timeout_s, ready=ctx.started):
             with sim.state.lock:
                 vm = sim.state.vm_on(node_name, vmid)
                 if vm is None:
@@ -358,7 +360,9 @@ def vm_destroy(sim: PveSimulator, req: Request):
                 if purge:
                     ctx.log(f"purging VM {vmid} from related configurations..")
 
-    return sim.runner.start(node=node_name, task_type="qmdestroy", task_id=str(vmid), work=work)
+    return sim.runner.start(
+        node=node_name, task_type="qmdestroy", task_id=str(vmid), work=work, signals_start=True
+    )
 
 
 def _linked_clone_users(node: Node, storage: str, base: str) -> list[str]:
@@ -483,7 +487,7 @@ def _restore(sim: PveSimulator, req: Request):
 
     def work(ctx: TaskContext) -> None:
         try:
-            with sim.locks.vm(vmid, timeout=sim.knobs.lock_timeout_s):
+            with sim.locks.vm(vmid, timeout=sim.knobs.lock_timeout_s, ready=ctx.started):
                 with sim.state.lock:
                     vm = node.vms[vmid]
                     if vm.status == "running":
@@ -563,6 +567,8 @@ def _restore(sim: PveSimulator, req: Request):
                     del vm.config["lock"]
             raise
 
-    upid = sim.runner.start(node=node_name, task_type="qmrestore", task_id=str(vmid), work=work)
+    upid = sim.runner.start(
+        node=node_name, task_type="qmrestore", task_id=str(vmid), work=work, signals_start=True
+    )
     sim.persist()
     return upid

@@ -191,13 +191,18 @@ def vzdump(sim: PveSimulator, req: Request):
 
     def work(ctx: TaskContext) -> None:
         global_lock = sim.locks.node_vzdump(node_name)
-        waiting = global_lock.held
-        if waiting:
-            ctx.log("INFO: trying to get global lock - waiting...")
         try:
-            global_lock.acquire(exclusive=True, timeout=lockwait_min * 60)
+            global_lock.acquire(exclusive=True, timeout=0)
+            waiting = False
         except LockTimeout:
-            raise TaskError("can't acquire lock '/var/run/vzdump.lock' - got timeout") from None
+            waiting = True
+            ctx.log("INFO: trying to get global lock - waiting...")
+        ctx.started()  # whoever asked first holds the node's vzdump lock
+        if waiting:
+            try:
+                global_lock.acquire(exclusive=True, timeout=lockwait_min * 60)
+            except LockTimeout:
+                raise TaskError("can't acquire lock '/var/run/vzdump.lock' - got timeout") from None
         try:
             if waiting:
                 ctx.log("INFO: got global lock")
@@ -215,7 +220,9 @@ def vzdump(sim: PveSimulator, req: Request):
             global_lock.release(exclusive=True)
 
     task_id = str(local[0]) if len(local) == 1 else ""
-    upid = sim.runner.start(node=node_name, task_type="vzdump", task_id=task_id, work=work)
+    upid = sim.runner.start(
+        node=node_name, task_type="vzdump", task_id=task_id, work=work, signals_start=True
+    )
     sim.persist()
     return upid
 
