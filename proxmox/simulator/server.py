@@ -15,6 +15,7 @@ import time
 import traceback
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -65,6 +66,8 @@ class PveSimulator:
         self.certificate = load_or_create_certificate(
             str(self.state_file) + ".tls.pem" if self.state_file else None
         )
+        # Called with one line per request ("GET /api2/json/... 200") when set (pvesim -v 2).
+        self.request_log: Callable[[str], None] | None = None
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.state = self._initial_state()
@@ -255,7 +258,9 @@ class _Handler(BaseHTTPRequestHandler):
         return self.server_version
 
     def log_message(self, format: str, *args: Any) -> None:
-        pass
+        log = self.sim.request_log
+        if log is not None:
+            log(f"{self.address_string()} {format % args}")
 
     def do_GET(self) -> None:
         self._dispatch("GET")

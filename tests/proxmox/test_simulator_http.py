@@ -305,3 +305,61 @@ def test_client_maps_403_to_permission_error(pve_sim, pve_client):
     pve_sim.knobs.update({"denied_privileges": ["VM.PowerMgmt"]})
     with pytest.raises(PvePermissionError):
         pve_client.vm_power("pve1", 100, "start")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "data", "errors"),
+    [
+        (
+            "POST",
+            "/nodes/pve1/qemu/100/clone",
+            {"name": "x"},
+            {"newid": "property is missing and it is not optional"},
+        ),
+        (
+            "POST",
+            "/nodes/pve1/qemu/100/clone",
+            {"newid": 101, "name": "not a dns name!"},
+            {"name": "invalid format - value does not look like a valid DNS name"},
+        ),
+        (
+            "PUT",
+            "/nodes/pve1/qemu/100/resize",
+            {"disk": "scsi99", "size": "20G"},
+            {"disk"},  # the enum check lists all 59 drive names
+        ),
+        (
+            "POST",
+            "/nodes/pve1/vzdump",
+            {"vmid": "100", "compress": "xz"},
+            {
+                "compress": "value 'xz' does not have a value in the enumeration "
+                "'0, 1, gzip, lzo, zstd'"
+            },
+        ),
+        ("PUT", "/nodes/pve1/qemu/100/config", {"cores": "two"}, {"cores"}),
+    ],
+)
+def test_requests_are_validated_against_the_schema(pve_sim, pve_http, method, path, data, errors):
+    pve_sim.add_vm("pve1", 100, "web", 10)
+    response = pve_http.request(method, path, data=data)
+    assert response.status_code == 400, response.text
+    assert response.reason == "Parameter verification failed."
+    body = response.json()
+    if errors is not None:
+        assert body["errors"] == errors
+    else:
+        assert set(body["errors"]) == {
+            next(k for k in data if k not in ("disk",)) if "disk" not in data else "disk"
+        }
+    assert not pve_sim.state.tasks  # nothing started
+
+
+def test_request_log_hook_sees_every_request(pve_sim, pve_http):
+    lines = []
+    pve_sim.request_log = lines.append
+    try:
+        pve_http.request("GET", "/version")
+    finally:
+        pve_sim.request_log = None
+    assert any('"GET /api2/json/version HTTP/1.1" 200' in line for line in lines)

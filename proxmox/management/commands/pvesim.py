@@ -54,6 +54,8 @@ class Command(BaseCommand):
         )
         time_scale = opts["time_scale"] or (5.0 if opts["demo"] else 1.0)
         sim.knobs.update({"time_scale": time_scale})
+        if opts["verbosity"] >= 2:
+            sim.request_log = lambda line: self.stdout.write(line)
         if opts["demo"]:
             seed_demo(sim)
         try:
