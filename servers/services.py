@@ -472,7 +472,7 @@ def server_delete(*, server: Server, user) -> Job:
         kind=JobKind.DELETE,
         server=server,
         user=user,
-        params={"vmid": server.vmid, "node": server.node.name},
+        params={"vmid": server.vmid, "node": server.node.name, "status_before": server.status},
         steps=_steps(
             "delete",
             ("stop", "Stop the server"),

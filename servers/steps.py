@@ -238,6 +238,17 @@ def _require_marker(c: Ctx, config: dict | None, *, doing: str) -> dict:
     return config
 
 
+def _never_confirmed(c: Ctx, config: dict | None) -> bool:
+    """Deleting a server PVE never confirmed (its create failed) whose VMID holds no VM of ours:
+    the VM there (if any) is someone else's and is left alone; only our record goes."""
+    if c.job.kind != JobKind.DELETE:
+        return False
+    if c.server.vmid is None:
+        return True
+    unconfirmed = c.params.get("status_before") in (ServerStatus.ERROR, ServerStatus.PROVISIONING)
+    return unconfirmed and (config is None or not has_marker(config, c.server))
+
+
 def _power_state(c: Ctx) -> str:
     return str(c.client.vm_status(c.pve_node, c.vmid).get("status") or "unknown")
 
@@ -431,7 +442,10 @@ def step_stop(run: StepRun) -> None:
     """Stop before destroy/rebuild (hard) or suspend (graceful, forced after the timeout)."""
     c = _ctx(run)
     if not run.upid:
-        config = c.config_or_none()
+        config = c.config_or_none() if c.server.vmid is not None else None
+        if _never_confirmed(c, config):
+            _skip(c, "no VM of this server on PVE; nothing to stop")
+            return
         if config is None and c.job.kind == JobKind.DELETE:
             _skip(c, "the VM is already gone")
             return
@@ -448,7 +462,10 @@ def step_stop(run: StepRun) -> None:
 def step_destroy(run: StepRun) -> None:
     c = _ctx(run)
     if not run.upid:
-        config = c.config_or_none()
+        config = c.config_or_none() if c.server.vmid is not None else None
+        if _never_confirmed(c, config):
+            _skip(c, "no VM of this server on PVE; nothing to destroy")
+            return
         if config is None:
             _skip(c, "the VM is already gone")
             return
@@ -554,6 +571,8 @@ def step_finish(run: StepRun) -> None:
     elif c.job.kind == JobKind.UNSUSPEND:
         extra["is_suspended"] = False
         c.server.is_suspended = False
+    elif c.job.kind == JobKind.REBUILD:
+        extra["template_id"] = c.params["template_id"]
     _store(c.server, specs=specs, power=power, **extra)
     if c.job.kind in (JobKind.CREATE, JobKind.RESIZE, JobKind.REBUILD):
         wrong = {

@@ -168,3 +168,43 @@ def test_the_node_cap_on_heavy_tasks_queues_clones(
     assert all(Job.objects.get(pk=j.pk).state == JobState.SUCCEEDED for j in jobs)
     assert most_clones_at_once == 1
     assert pve_sim.calls["POST /nodes/{node}/qemu/{vmid}/clone"] == 3
+
+
+def test_a_server_whose_create_failed_can_be_deleted_without_touching_pve(
+    celery_worker_process, pve_sim, node, template, plan, customer
+):
+    pve_sim.knobs.fail_next_tasks("qmclone", 1, "clone failed: out of space")
+    job = wait_for_job(
+        services.server_create(
+            owner=customer, plan=plan, node=node, template=template, name="half",
+            hostname="half.example.com", cpu_cores=1, memory_mib=512, disk_gib=10,
+            requested_by=customer,
+        ),
+        worker=celery_worker_process,
+    )
+    server = Server.objects.get(pk=job.server_id)
+    assert server.status == ServerStatus.ERROR
+    # Someone else's VM sits on that VMID now: it must survive the delete.
+    pve_sim.add_vm("pve1", server.vmid, "not-ours", 8)
+    deleted = wait_for_job(
+        services.server_delete(server=server, user=customer), worker=celery_worker_process
+    )
+    assert deleted.state == JobState.SUCCEEDED, deleted.error
+    assert not Server.objects.filter(pk=server.pk).exists()
+    assert pve_sim.vm(server.vmid) is not None
+    assert pve_sim.calls["DELETE /nodes/{node}/qemu/{vmid}"] == 0
+
+
+def test_delete_refuses_a_vm_that_lost_the_marker(
+    celery_worker_process, pve_sim, server, customer
+):
+    """A confirmed server whose VMID now holds a VM without our marker: never destroyed."""
+    pve_sim.vm(server.vmid).config["description"] = "reused by staff"
+    job = wait_for_job(
+        services.server_delete(server=server, user=customer), worker=celery_worker_process
+    )
+    assert job.state == JobState.FAILED and "panel marker" in job.error
+    assert pve_sim.vm(server.vmid) is not None
+    assert pve_sim.calls["DELETE /nodes/{node}/qemu/{vmid}"] == 0
+    server.refresh_from_db()
+    assert server.status == ServerStatus.ERROR and "marker" in server.status_reason
