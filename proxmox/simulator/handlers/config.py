@@ -68,7 +68,8 @@ HIDDEN_PASSWORD = "**********"
 NEW_DISK_RE = re.compile(
     r"^(?P<storage>[a-z][a-z0-9\-_.]*[a-z0-9]):(?P<size>\d+(?:\.\d+)?)(?P<rest>,.*)?$"
 )
-DIGEST_MISMATCH = "checksum mismatch (file change by other user?)"
+# Spelled as in qemu-server's Qemu.pm (behaviour.md quotes it corrected as "mismatch").
+DIGEST_MISMATCH = "checksum missmatch (file change by other user?)"
 SSH_KEY_RE = re.compile(r"^(?:ssh-|ecdsa-|sk-)[\w@.-]+ [A-Za-z0-9+/=]+(?: .*)?$")
 
 
@@ -219,8 +220,8 @@ def config_put(sim: PveSimulator, req: Request):
     try:
         with sim.locks.vm(req.vmid, timeout=sim.knobs.lock_timeout_s), sim.state.lock:
             vm = load_vm(sim, req.node, req.vmid)
+            check_digest(vm, update.digest)  # update_vm_api: digest, then check_lock
             check_lock(vm)
-            check_digest(vm, update.digest)
             apply_update(sim, vm, update)
     except LockTimeout as exc:
         raise die(str(exc)) from None

@@ -35,7 +35,7 @@ from proxmox.simulator.guests import (
     with_new_mac,
     with_new_smbios_uuid,
 )
-from proxmox.simulator.handlers.config import ConfigUpdate, apply_update
+from proxmox.simulator.handlers.config import DIGEST_MISMATCH, ConfigUpdate, apply_update
 from proxmox.simulator.state import Vm, Volume
 from proxmox.simulator.tasks import TaskContext, TaskError, TaskInterrupted
 
@@ -262,7 +262,7 @@ def vm_resize(sim: PveSimulator, req: Request):
                 if vm is None:
                     raise TaskError(config_missing(node_name, vmid))
                 if digest and digest != vm.digest():
-                    raise TaskError("checksum mismatch (file change by other user?)")
+                    raise TaskError(DIGEST_MISMATCH)
                 message = lock_message(vm)
                 if message:
                     raise TaskError(message)
