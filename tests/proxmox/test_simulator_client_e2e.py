@@ -92,3 +92,14 @@ def test_backup_list_and_restore_through_the_client(pve_sim, pve_client):
     upid = pve_client.storage_content_delete("pve1", "local", backup["volid"])
     assert wait_for_task(pve_client, upid, timeout_s=60).exitstatus == "OK"
     assert pve_client.storage_content("pve1", "local", content="backup") == []
+
+
+def test_sshkeys_survive_the_double_encoding_pve_expects(pve_sim, pve_client):
+    from urllib.parse import unquote
+
+    pve_sim.add_vm("pve1", 100, "web", 10)
+    keys = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ0 alice@laptop\nssh-rsa AAAAB3NzaC1yc2E bob@desk"
+    pve_client.vm_config_update("pve1", 100, sshkeys=keys, ciuser="alice", cipassword="pw")
+    config = pve_client.vm_config("pve1", 100)
+    assert unquote(config["sshkeys"]) == keys  # PVE stores (and returns) the URI-encoded text
+    assert config["cipassword"] == "**********"
