@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from proxmox.simulator.state import Node, Vm
 
 MIB = 1024**2
+CLOUDINIT_SIZE = 4 * MIB  # what PVE allocates for a cloud-init drive
 # Proxmox Server Solutions' OUI, which PVE >= 7.3 uses for generated MACs.
 MAC_PREFIX = "BC:24:11"
 RUNNING_MACHINE = "pc-i440fx-9.2+pve1"
@@ -195,3 +196,14 @@ def drive_with(value: str, *, volid: str | None = None, size: int | None = None)
 
 def storage_of(volid: str) -> str:
     return split_volid(volid)[0]
+
+
+def free_volume(node: Node, volid: str) -> None:
+    """Drop a volume from its storage (no error if it is already gone)."""
+    try:
+        storage, volname = split_volid(volid)
+    except ValueError:
+        return
+    st = node.storages.get(storage)
+    if st is not None:
+        st.volumes.pop(volname, None)

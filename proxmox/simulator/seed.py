@@ -6,14 +6,13 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from proxmox.simulator.drives import format_size
-from proxmox.simulator.guests import new_uuid, random_mac
+from proxmox.simulator.guests import CLOUDINIT_SIZE, new_uuid, random_mac
 from proxmox.simulator.state import Vm, Volume
 
 if TYPE_CHECKING:
     from proxmox.simulator.server import PveSimulator
 
 GIB = 1024**3
-CLOUDINIT_SIZE = 4 * 1024**2
 
 
 def _base_config(

@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from proxmox import schema
 from proxmox.simulator import handlers  # noqa: F401  (registers the routes)
+from proxmox.simulator.admin import admin_request
 from proxmox.simulator.api import ROUTES, ApiError, Request, Result, check_permissions
 from proxmox.simulator.knobs import HTTP_FAULTS, Knobs
 from proxmox.simulator.locks import LockManager
@@ -454,37 +455,3 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(404, "Not Found", {"error": f"no admin endpoint {method} /_sim/{path}"})
             return
         self._send_json(200, "OK", {"data": result})
-
-
-def admin_request(sim: PveSimulator, method: str, path: str, doc: dict):
-    """The ``/_sim/...`` control API; None means no such endpoint."""
-    if (method, path) == ("GET", "knobs"):
-        return sim.knobs.to_dict()
-    if (method, path) == ("POST", "knobs"):
-        sim.knobs.update(doc)
-        return sim.knobs.to_dict()
-    if (method, path) == ("GET", "calls"):
-        with sim._calls_lock:
-            return dict(sim.calls)
-    if (method, path) in (("DELETE", "calls"), ("POST", "calls/reset")):
-        sim.reset_calls()
-        return {}
-    if (method, path) == ("GET", "state"):
-        return sim.state.to_dict()
-    if (method, path) == ("POST", "reset"):
-        sim.reset()
-        return {}
-    if (method, path) == ("POST", "templates"):
-        vm = sim.add_template(doc.pop("node"), int(doc.pop("vmid")), doc.pop("name"), **doc)
-        return {"vmid": vm.vmid, "node": vm.node}
-    if (method, path) == ("POST", "vms"):
-        vm = sim.add_vm(doc.pop("node"), int(doc.pop("vmid")), doc.pop("name"), **doc)
-        return {"vmid": vm.vmid, "node": vm.node}
-    if (method, path) == ("GET", "info"):
-        return {
-            "url": sim.url,
-            "token_id": sim.token_id,
-            "fingerprint_sha256": sim.fingerprint_sha256,
-            "nodes": list(sim.state.nodes),
-        }
-    return None

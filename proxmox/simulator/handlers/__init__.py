@@ -1,3 +1,12 @@
 """Endpoint handlers; importing this package registers every route in ``api.ROUTES``."""
 
-from proxmox.simulator.handlers import cluster, power, qemu, storage, tasks  # noqa: F401
+from proxmox.simulator.handlers import (  # noqa: F401
+    clone,
+    cluster,
+    config,
+    create,
+    power,
+    qemu,
+    storage,
+    tasks,
+)
