@@ -185,6 +185,11 @@ def _check_actionable(*, server: Server, user, needs_vm: bool = True) -> None:
         raise ValidationError(
             {NON_FIELD_ERRORS: ["This server has no VM on PVE yet; wait for it to be created."]}
         )
+    if needs_vm and server.status == ServerStatus.ERROR and server.disk_gib == 0:
+        # PVE never confirmed anything for it: its creation failed.
+        raise ValidationError(
+            {NON_FIELD_ERRORS: ["This server was never built; delete it and order it again."]}
+        )
 
 
 def _audit(*, user, action: str, server: Server | None, job: Job, details: dict) -> None:

@@ -220,3 +220,15 @@ def test_create_refuses_a_vmid_already_used_on_the_node(
             requested_by=customer, vmid=offline_server.vmid, **_create(),
         )
     assert "already used" in _errors(info)["vmid"][0]
+
+
+def test_a_server_whose_creation_failed_only_accepts_delete(offline_server, customer):
+    Server.objects.filter(pk=offline_server.pk).update(
+        status=ServerStatus.ERROR, cpu_cores=0, memory_mib=0, disk_gib=0
+    )
+    offline_server.refresh_from_db()
+    with pytest.raises(ValidationError) as info:
+        services.server_power(server=offline_server, user=customer, action="start")
+    assert "never built" in _errors(info)[NON_FIELD_ERRORS][0]
+    job = services.server_delete(server=offline_server, user=customer)
+    assert job.params["status_before"] == ServerStatus.ERROR
