@@ -208,3 +208,18 @@ def test_delete_refuses_a_vm_that_lost_the_marker(
     assert pve_sim.calls["DELETE /nodes/{node}/qemu/{vmid}"] == 0
     server.refresh_from_db()
     assert server.status == ServerStatus.ERROR and "marker" in server.status_reason
+
+
+def test_pve_unreachable_for_a_moment_is_retried_later_not_failed(
+    celery_worker_process, pve_sim, server, customer
+):
+    pve_sim.knobs.fail_next_calls("596", 2, endpoint=PUT_CONFIG)
+    job = wait_for_job(
+        services.server_resize(server=server, user=customer, cpu_cores=5),
+        worker=celery_worker_process,
+    )
+    assert job.state == JobState.SUCCEEDED, job.error
+    configure = next(s for s in job.steps if s["name"] == "configure")
+    assert configure["transient_retries"] == 2
+    assert int(pve_sim.vm(server.vmid).merged_config()["cores"]) == 5
+    assert pve_sim.calls[PUT_CONFIG] == 3
