@@ -30,6 +30,7 @@ How the engine works, and the decisions behind it:
 from __future__ import annotations
 
 import logging
+import time
 import traceback as traceback_module
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -289,7 +290,7 @@ def job_succeed(*, job: Job) -> None:
     job.progress = 100
     job.finished_at = now
     job.current_step = ""
-    Job.objects.filter(pk=job.pk).update(
+    updated = Job.objects.filter(pk=job.pk, lease_token=job.lease_token).update(
         state=job.state,
         progress=100,
         finished_at=now,
@@ -298,6 +299,8 @@ def job_succeed(*, job: Job) -> None:
         steps=job.steps,
         result=job.result,
     )
+    if not updated:
+        raise JobLeaseLost(f"job {job.pk} is no longer held by this execution")
 
 
 def job_fail(
@@ -320,7 +323,7 @@ def job_fail(
     # The owning app first makes its objects truthful, so whoever sees the job failed also sees
     # the server as PVE left it.
     _run_failure_hooks(job)
-    Job.objects.filter(pk=job.pk).update(
+    updated = Job.objects.filter(pk=job.pk, lease_token=job.lease_token).update(
         state=JobState.FAILED,
         error=error,
         traceback=traceback,
@@ -330,6 +333,8 @@ def job_fail(
         steps=job.steps,
         result=job.result,
     )
+    if not updated:
+        raise JobLeaseLost(f"job {job.pk} is no longer held by this execution")
 
 
 # --- failure hooks: let the owning app leave its objects truthful ------------------------------
@@ -390,8 +395,6 @@ class StepRun:
         job_step_record_upid(job=self.job, step=self.name, upid="", node="")
 
     def heartbeat(self, *_args) -> None:
-        import time
-
         now = time.monotonic()
         if now - self._last_beat >= HEARTBEAT_EVERY_S:
             job_heartbeat(job=self.job)
