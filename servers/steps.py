@@ -260,30 +260,33 @@ def _skip(c: Ctx, note: str) -> None:
 # --- heavy-task slots per node -------------------------------------------------------------------
 
 
-def _take_heavy_slot(c: Ctx) -> None:
-    """Start a clone only while fewer than the node's cap of heavy tasks run; else retry later.
+def take_heavy_slot(*, job: Job, node: Node) -> None:
+    """Let a heavy step (clone, restore, backup) start only while fewer than the node's cap run;
+    otherwise raise JobRetryLater so the task runs again a little later.
 
+    Call it from the step whose name is in HEAVY_STEPS (``current_step`` marks who holds a slot).
     The node row is locked while counting, so two workers cannot both take the last slot; a job
-    that must wait clears its ``current_step`` so it does not count as holding a slot.
+    that must wait clears its ``current_step`` so it does not count as holding one.
     """
     stale_before = timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER_S)
     with transaction.atomic():
-        node = Node.objects.select_for_update().get(pk=c.node.pk)
+        locked = Node.objects.select_for_update().get(pk=node.pk)
         busy = (
             Job.objects.filter(
                 state=JobState.RUNNING,
                 current_step__in=HEAVY_STEPS,
-                server__node=node,
+                server__node=locked,
                 heartbeat_at__gte=stale_before,
             )
-            .exclude(pk=c.job.pk)
+            .exclude(pk=job.pk)
             .count()
         )
-        if busy < node.max_concurrent_heavy_tasks:
+        if busy < locked.max_concurrent_heavy_tasks:
             return
-        Job.objects.filter(pk=c.job.pk).update(current_step="")
+        Job.objects.filter(pk=job.pk).update(current_step="")
     raise JobRetryLater(
-        f"{busy} heavy tasks already run on {node.name} (cap {node.max_concurrent_heavy_tasks})",
+        f"{busy} heavy tasks already run on {locked.name} "
+        f"(cap {locked.max_concurrent_heavy_tasks})",
         countdown_s=2 + random.uniform(0, 3),
     )
 
@@ -315,7 +318,7 @@ def step_clone(run: StepRun) -> None:
     template = Template.objects.filter(pk=c.params["template_id"]).first()
     if template is None:
         raise StepError("The template is gone.")
-    _take_heavy_slot(c)
+    take_heavy_slot(job=c.job, node=c.node)
     if not run.upid:
         _allocate_vmid(c)
         config = c.config_or_none()
