@@ -178,3 +178,16 @@ def test_sync_stores_what_pve_holds_and_records_the_drift(
     server.refresh_from_db()
     assert server.cpu_cores == 6
     assert job.result["drift"] == {"cpu_cores": {"panel": 2, "pve": 6}}
+
+
+def test_sync_of_a_vm_gone_from_pve_marks_the_server_error(
+    celery_worker_process, pve_sim, server, staff_user
+):
+    with pve_sim.state.lock:
+        del pve_sim.state.nodes["pve1"].vms[server.vmid]
+    job = wait_for_job(services.server_sync(server=server, user=staff_user),
+                       worker=celery_worker_process)
+    assert job.state == JobState.FAILED and "does not exist" in job.error
+    assert job.result["drift"] == {"vm": "missing"}
+    server.refresh_from_db()
+    assert server.status == ServerStatus.ERROR and "does not exist" in server.status_reason
