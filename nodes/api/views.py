@@ -7,7 +7,7 @@ from rest_framework import exceptions, permissions, viewsets
 from nodes.api.serializers import NodeSerializer, TemplateSerializer
 from nodes.forms import NodeForm
 from nodes.models import Node, Template
-from panel.api.schema import CONFLICT
+from panel.api.schema import PROTECTED
 from panel.api.views import PanelViewSetMixin
 
 
@@ -20,7 +20,7 @@ from panel.api.views import PanelViewSetMixin
     destroy=extend_schema(
         summary="Remove a node (staff)",
         description="Refused with 409 while servers are placed on it.",
-        responses={204: None, 409: CONFLICT},
+        responses={204: None, 409: PROTECTED},
     ),
 )
 class NodeViewSet(PanelViewSetMixin, viewsets.ModelViewSet):

@@ -27,7 +27,7 @@ class ConflictSerializer(ErrorSerializer):
 
 
 class ProtectedSerializer(ErrorSerializer):
-    pass
+    """`code` is `protected`: other objects still refer to this one."""
 
 
 BAD_REQUEST = OpenApiResponse(ValidationErrorSerializer, description="Invalid input, per field.")
@@ -41,6 +41,9 @@ CONFLICT = OpenApiResponse(
 )
 UNSUPPORTED_MEDIA_TYPE = OpenApiResponse(
     ErrorSerializer, description="The body is not JSON, form data or multipart."
+)
+PROTECTED = OpenApiResponse(
+    ProtectedSerializer, description="Still in use (e.g. servers on this node); not deleted."
 )
 THROTTLED = OpenApiResponse(ErrorSerializer, description="Too many requests; see Retry-After.")
 ACCEPTED_DESCRIPTION = (

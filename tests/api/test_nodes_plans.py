@@ -74,6 +74,7 @@ def test_patch_without_secret_keeps_it(staff_client, api_node):
 def test_node_with_servers_cannot_be_deleted(staff_client, server_a):
     response = staff_client.delete(f"/api/v1/nodes/{server_a.node_id}/")
     assert response.status_code == 409
+    assert response.json()["code"] == "protected"
     assert Node.objects.filter(pk=server_a.node_id).exists()
 
 
