@@ -53,8 +53,12 @@ STEP_SKIPPED = "skipped"
 STEP_FAILED = "failed"
 _STEP_FINISHED = (STEP_DONE, STEP_SKIPPED)
 
-# How often a waiting step writes its heartbeat (seconds); far below JOB_STALE_AFTER_S.
+# How often a waiting step writes its heartbeat (seconds); well below JOB_STALE_AFTER_S.
 HEARTBEAT_EVERY_S = 5.0
+
+
+def _heartbeat_every_s() -> float:
+    return min(HEARTBEAT_EVERY_S, settings.JOB_STALE_AFTER_S / 3)
 
 
 class JobConflict(Exception):
@@ -396,7 +400,7 @@ class StepRun:
 
     def heartbeat(self, *_args) -> None:
         now = time.monotonic()
-        if now - self._last_beat >= HEARTBEAT_EVERY_S:
+        if now - self._last_beat >= _heartbeat_every_s():
             job_heartbeat(job=self.job)
             self._last_beat = now
 

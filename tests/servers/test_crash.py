@@ -59,3 +59,22 @@ def test_a_duplicate_delivery_of_a_running_job_does_nothing(
     # Both duplicates found the job leased by the live execution and left it alone.
     held = f"job {job.pk} is held by a live execution; this delivery does nothing"
     assert celery_worker_process.log_tail(lines=100_000).count(held) == 2
+
+
+def test_the_periodic_sweeper_alone_brings_a_crashed_job_to_its_end(
+    celery_worker_process, pve_sim, server, customer
+):
+    """No help from the test: the restarted worker's beat runs the sweep, which finds the job
+    without a live heartbeat and resumes it."""
+    worker = celery_worker_process
+    worker.restart(JOB_STALE_AFTER_S="3")  # heartbeats every second, stale after three
+    pve_sim.knobs.set_task_duration("resize", 4.0)
+    job = services.server_resize(server=server, user=customer, disk_gib=60)
+    wait_for_job(job, until=_resize_upid_recorded, worker=worker)
+    worker.kill()
+    worker.restart(beat=True, JOBS_SWEEP_INTERVAL_S="1")
+    job = wait_for_job(job, worker=worker)
+    assert job.state == JobState.SUCCEEDED, job.error
+    assert job.attempts == 2
+    assert pve_sim.calls[RESIZE] == 1
+    assert drive_size_bytes(pve_sim.vm(server.vmid).merged_config()["scsi0"]) == 60 * GIB
