@@ -32,13 +32,12 @@ from proxmox.errors import (
     PveTransientError,
 )
 from proxmox.tls import format_fingerprint
-from proxmox.units import GIB, drive_size_bytes
+from proxmox.units import GIB
+from proxmox.vmconfig import boot_disk
 
 logger = logging.getLogger(__name__)
 
 # Where a template's boot disk usually is, when `boot: order=` does not say.
-_DISK_KEYS = ("scsi0", "virtio0", "sata0", "ide0")
-_DISK_KEY_RE = re.compile(r"^(scsi|virtio|sata|ide)\d+$")
 _OS_FAMILIES = (
     "debian",
     "ubuntu",
@@ -168,17 +167,8 @@ def node_test_connection(*, node: Node) -> str:
 
 
 def _boot_disk_bytes(config: dict) -> int | None:
-    boot = str(config.get("boot") or "")
-    order = []
-    if boot.startswith("order="):
-        order = [key for key in boot[len("order=") :].split(";") if _DISK_KEY_RE.match(key)]
-    for key in (*order, *_DISK_KEYS):
-        value = config.get(key)
-        if value and "media=cdrom" not in value:
-            size = drive_size_bytes(value)
-            if size:
-                return size
-    return None
+    disk = boot_disk(config)
+    return disk[1] if disk else None
 
 
 def _os_family(name: str, config: dict) -> str:

@@ -38,7 +38,8 @@ from panel.jobs import (
 from panel.models import Job, JobKind, JobState
 from proxmox.client import PveClient
 from proxmox.errors import PveError, PveLockError, PveNotFoundError, PveTransientError
-from proxmox.units import GIB, drive_size_bytes
+from proxmox.units import GIB
+from proxmox.vmconfig import DISK_KEYS, boot_disk
 from proxmox.waiting import retry_on_lock, wait_for_task, wait_until_unlocked
 from servers.models import Server, ServerStatus
 
@@ -47,8 +48,6 @@ logger = logging.getLogger(__name__)
 PANEL_TAG = "panel"
 MARKER_PREFIX = "panel-server-uuid: "
 HEAVY_STEPS = ("clone", "restore", "backup")
-DISK_KEYS = ("scsi0", "virtio0", "sata0", "ide0")
-_DISK_KEY_RE = re.compile(r"^(scsi|virtio|sata|ide)\d+$")
 MAX_TRANSIENT_RETRIES = 5
 CLOUDINIT_USER_DEFAULT = "root"
 
@@ -184,7 +183,10 @@ def _client(node: Node) -> PveClient:
     """One client (one HTTPS session, TLS handshake done once) per node per worker thread,
     rebuilt when the node's connection settings change."""
     key = (
-        node.api_url, node.token_id, node.token_secret, node.verify_tls,
+        node.api_url,
+        node.token_id,
+        node.token_secret,
+        node.verify_tls,
         node.tls_fingerprint_sha256,
     )
     cache = getattr(_clients, "by_node", None)
@@ -213,18 +215,10 @@ def _ctx(run: StepRun) -> Ctx:
 
 
 def _boot_disk(config: dict) -> tuple[str, int]:
-    """(key, size in bytes) of the VM's boot disk: from ``boot: order=``, else the usual keys."""
-    boot = str(config.get("boot") or "")
-    order = []
-    if boot.startswith("order="):
-        order = [key for key in boot[len("order=") :].split(";") if _DISK_KEY_RE.match(key)]
-    for key in (*order, *DISK_KEYS):
-        value = config.get(key)
-        if value and "media=cdrom" not in value:
-            size = drive_size_bytes(value)
-            if size:
-                return key, size
-    raise StepError("The VM has no disk the panel can resize (scsi0, virtio0, sata0, ide0).")
+    disk = boot_disk(config)
+    if disk is None:
+        raise StepError(f"The VM has no disk the panel can resize ({', '.join(DISK_KEYS)}).")
+    return disk
 
 
 def _require_marker(c: Ctx, config: dict | None, *, doing: str) -> dict:
