@@ -12,7 +12,8 @@ def _fernet(keys: tuple[str, ...]) -> MultiFernet:
     if not keys:
         raise ImproperlyConfigured(
             "FIELD_ENCRYPTION_KEYS is empty: set it to one or more Fernet keys "
-            "(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')."
+            "(python -c 'from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())')."
         )
     return MultiFernet([Fernet(key.encode()) for key in keys])
 

@@ -1,5 +1,5 @@
-"""Test settings: SQLite and the filesystem broker unless CI points DATABASE_URL/CELERY_BROKER_URL at
-PostgreSQL and Redis."""
+"""Test settings: SQLite and the filesystem broker, unless CI points DATABASE_URL and
+CELERY_BROKER_URL at PostgreSQL and Redis."""
 
 from .base import *  # noqa: F403
 from .base import env
@@ -12,7 +12,10 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"anon": "10000/min", "user": "10000/min"}}  # noqa: F405
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,  # noqa: F405
+    "DEFAULT_THROTTLE_RATES": {"anon": "10000/min", "user": "10000/min"},
+}
 PROXMOX_LOCK_RETRY_DEADLINE_S = env.float("PROXMOX_LOCK_RETRY_DEADLINE_S", default=20.0)
 
 # --- Job engine tests: a real worker subprocess shares the test database and broker -------------
