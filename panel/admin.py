@@ -78,8 +78,8 @@ class JobAdmin(admin.ModelAdmin):
 
     def get_actions(self, request):
         actions = super().get_actions(request)
-        # Retry is the engine's decision (which steps can run again); offered only when it exists.
-        if not hasattr(job_services, "job_retry") or not request.user.is_staff:
+        # What a retry does again is the owning app's decision (panel.jobs.job_retry asks it).
+        if not request.user.is_staff:
             actions.pop("retry_jobs", None)
         return actions
 

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -361,6 +362,69 @@ def _run_failure_hooks(job: Job) -> None:
     except Exception:
         # The job is already failed with its own reason; a hook error must not mask it.
         logger.exception("failure hook for job %s raised", job.pk)
+
+
+# --- retrying a failed job: the owning app records the new one ---------------------------------
+
+_retry_handlers: dict[str, Callable[..., Job]] = {}
+
+
+def register_retry_handler(*, kinds: Iterable[str], handler: Callable[..., Job]) -> None:
+    """``handler(*, job, user) -> Job`` records a new job doing again what the failed ``job`` asked
+    for, through the owning app's own service (so every check runs again), or raises
+    ``ValidationError``/:class:`JobConflict`."""
+    for kind in kinds:
+        _retry_handlers[kind] = handler
+
+
+def job_retry(*, job: Job, user) -> Job:
+    """Queue a new job of the same kind, on the same server, with the same parameters as the
+    failed ``job``. The failed job stays as it is (history), marked with the job that retried it.
+
+    Only a failed job can be retried, and only once: a retry that fails is retried in its turn.
+    """
+    current = Job.objects.filter(pk=job.pk).first()
+    if current is None:
+        raise ValidationError({NON_FIELD_ERRORS: ["This job no longer exists."]})
+    if current.state != JobState.FAILED:
+        raise ValidationError(
+            {
+                NON_FIELD_ERRORS: [
+                    f"Only a failed job can be retried; this one is {current.get_state_display()}."
+                ]
+            }
+        )
+    retried_as = (current.result or {}).get("retried_as")
+    if retried_as:
+        raise ValidationError(
+            {
+                NON_FIELD_ERRORS: [
+                    f"This job was already retried as job {retried_as}; retry that one if it "
+                    "failed."
+                ]
+            }
+        )
+    handler = _retry_handlers.get(current.kind)
+    if handler is None:
+        raise ValidationError(
+            {NON_FIELD_ERRORS: [f"A {current.get_kind_display()} job cannot be retried here."]}
+        )
+    with transaction.atomic():
+        locked = Job.objects.select_for_update().get(pk=current.pk)
+        if (locked.result or {}).get("retried_as"):
+            raise ValidationError({NON_FIELD_ERRORS: ["This job was just retried."]})
+        new_job = handler(job=locked, user=user)
+        locked.result = {**(locked.result or {}), "retried_as": str(new_job.pk)}
+        Job.objects.filter(pk=locked.pk).update(result=locked.result)
+        AuditEntry.objects.create(
+            actor=user if getattr(user, "pk", None) else None,
+            action="job_retried",
+            object_repr=locked.target_name,
+            job=new_job,
+            details={"retry_of": str(locked.pk), "kind": locked.kind},
+        )
+    job.result = locked.result
+    return new_job
 
 
 # --- running a task's steps --------------------------------------------------------------------

@@ -17,7 +17,13 @@ from django.db import transaction
 
 from nodes.models import Node, Template
 from panel.crypto import encrypt
-from panel.jobs import JobConflict, StepSpec, job_create, job_dispatch
+from panel.jobs import (
+    JobConflict,
+    StepSpec,
+    job_create,
+    job_dispatch,
+    register_retry_handler,
+)
 from panel.models import AuditEntry, Job, JobKind
 from servers.models import Plan, Server, ServerStatus
 
@@ -25,6 +31,7 @@ __all__ = [
     "JobConflict",
     "server_create",
     "server_delete",
+    "server_job_retry",
     "server_power",
     "server_rebuild",
     "server_reset_password",
@@ -255,31 +262,19 @@ def server_create(
         errors.setdefault("hostname", []).append(
             "Use a DNS name: letters, digits and hyphens, dot-separated (e.g. web1.example.com)."
         )
-    if not plan.is_active:
-        errors.setdefault("plan", []).append("This plan is no longer offered.")
-    if not node.is_enabled:
-        errors.setdefault("node", []).append("This node does not take new servers.")
-    elif Server.objects.filter(node=node).count() >= node.max_vms:
+    if node.is_enabled and Server.objects.filter(node=node).count() >= node.max_vms:
         errors.setdefault("node", []).append(
             f"The node {node.name} is full ({node.max_vms} servers)."
         )
-    if template.node_id != node.pk:
-        errors.setdefault("template", []).append(
-            f"The template {template.name} is not on the node {node.name}."
-        )
-    elif not template.is_active:
-        errors.setdefault("template", []).append("This template is no longer offered.")
-    specs = _validate_specs(
-        {"cpu_cores": cpu_cores, "memory_mib": memory_mib, "disk_gib": disk_gib},
+    specs = _validate_build(
         plan=plan,
         node=node,
+        template=template,
+        cpu_cores=cpu_cores,
+        memory_mib=memory_mib,
+        disk_gib=disk_gib,
         errors=errors,
     )
-    if "disk_gib" in specs and specs["disk_gib"] < template.disk_gib:
-        errors.setdefault("disk_gib", []).append(
-            f"The template {template.name} has a {template.disk_gib} GiB disk; "
-            f"choose at least {template.disk_gib} GiB."
-        )
     _validate_password(password, errors)
     ssh_keys = _clean_ssh_keys(ssh_keys, errors)
     if vmid is not None:
@@ -305,24 +300,78 @@ def server_create(
             hostname=hostname,
             status=ServerStatus.PROVISIONING,
         )
-        params = {
-            **specs,
-            "template_id": template.pk,
-            "template_vmid": template.vmid,
-            "vmid_chosen": vmid is not None,
-            "ssh_keys": ssh_keys,
-            # Encrypted at rest; the configure step erases it once PVE has it.
-            "password_encrypted": encrypt(password) if password else "",
-        }
-        job = _record(
-            kind=JobKind.CREATE,
+        job = _record_build(
             server=server,
             user=requested_by,
-            params=params,
-            steps=[S_CLONE, S_CONFIGURE, S_RESIZE_DISK, S_START, S_FINISH_CREATE],
-            audit={**specs, "template": template.name, "node": node.name, "vmid": vmid},
+            template=template,
+            specs=specs,
+            vmid_chosen=vmid is not None,
+            ssh_keys=ssh_keys,
+            # Encrypted at rest; the configure step erases it once PVE has it.
+            password_encrypted=encrypt(password) if password else "",
+            audit={"vmid": vmid},
         )
     return job
+
+
+def _validate_build(
+    *, plan: Plan, node: Node, template: Template, cpu_cores, memory_mib, disk_gib, errors: dict
+) -> dict[str, int]:
+    """The checks a server's build must pass, for a new order and for the retry of a failed one."""
+    if not plan.is_active:
+        errors.setdefault("plan", []).append("This plan is no longer offered.")
+    if not node.is_enabled:
+        errors.setdefault("node", []).append("This node does not take new servers.")
+    if template.node_id != node.pk:
+        errors.setdefault("template", []).append(
+            f"The template {template.name} is not on the node {node.name}."
+        )
+    elif not template.is_active:
+        errors.setdefault("template", []).append("This template is no longer offered.")
+    specs = _validate_specs(
+        {"cpu_cores": cpu_cores, "memory_mib": memory_mib, "disk_gib": disk_gib},
+        plan=plan,
+        node=node,
+        errors=errors,
+    )
+    if "disk_gib" in specs and specs["disk_gib"] < template.disk_gib:
+        errors.setdefault("disk_gib", []).append(
+            f"The template {template.name} has a {template.disk_gib} GiB disk; "
+            f"choose at least {template.disk_gib} GiB."
+        )
+    return specs
+
+
+def _record_build(
+    *,
+    server: Server,
+    user,
+    template: Template,
+    specs: dict,
+    vmid_chosen: bool,
+    ssh_keys: str,
+    password_encrypted: str,
+    audit: dict,
+) -> Job:
+    """The create job: clone, configure, grow the disk, start, read back. Every step skips what
+    PVE already holds, so the same job recorded again for a half-built server finishes it."""
+    params = {
+        **specs,
+        "template_id": template.pk,
+        "template_vmid": template.vmid,
+        "vmid_chosen": vmid_chosen,
+        "ssh_keys": ssh_keys,
+        "password_encrypted": password_encrypted,
+    }
+    return _record(
+        kind=JobKind.CREATE,
+        server=server,
+        user=user,
+        params=params,
+        steps=[S_CLONE, S_CONFIGURE, S_RESIZE_DISK, S_START, S_FINISH_CREATE],
+        status=ServerStatus.PROVISIONING,
+        audit={**specs, "template": template.name, "node": server.node.name, **audit},
+    )
 
 
 def server_resize(
@@ -535,3 +584,105 @@ def server_sync(*, server: Server, user) -> Job:
         params={},
         steps=_steps("sync", ("sync", "Read the VM from PVE")),
     )
+
+
+# --- retrying a failed job ---------------------------------------------------------------------
+
+# Kinds whose password the configure step erased once PVE had it: it cannot be sent again.
+_FORGOTTEN_SECRET_KINDS = (JobKind.REBUILD, JobKind.RESET_PASSWORD)
+
+
+def _refuse(message: str) -> None:
+    raise ValidationError({NON_FIELD_ERRORS: [message]})
+
+
+def _retry_create(*, job: Job, server: Server, user) -> Job:
+    """Record the create again for the same server: the clone is skipped if PVE holds the VM
+    with this server's marker, the disk if it already has its size, the start if it runs."""
+    _check_access(server=server, user=user)
+    if Job.objects.filter(server=server, created_at__gt=job.created_at).exists():
+        _refuse(
+            "Other jobs ran on this server after this create failed; retrying it could undo "
+            "them. Resize or rebuild the server instead."
+        )
+    params = job.params or {}
+    template = (
+        Template.objects.select_related("node").filter(pk=params.get("template_id")).first()
+    )
+    if template is None:
+        _refuse("The template this server was ordered with is gone; delete the server.")
+    errors: dict[str, list[str]] = {}
+    specs = _validate_build(
+        plan=server.plan,
+        node=server.node,
+        template=template,
+        cpu_cores=params.get("cpu_cores"),
+        memory_mib=params.get("memory_mib"),
+        disk_gib=params.get("disk_gib"),
+        errors=errors,
+    )
+    ssh_keys = _clean_ssh_keys(params.get("ssh_keys", ""), errors)
+    _raise(errors)
+    return _record_build(
+        server=server,
+        user=user,
+        template=template,
+        specs=specs,
+        vmid_chosen=bool(params.get("vmid_chosen")),
+        ssh_keys=ssh_keys,
+        # Still here if the first attempt failed before PVE got it; erased (and on PVE) if not.
+        password_encrypted=params.get("password_encrypted", ""),
+        audit={"vmid": server.vmid, "retry_of": str(job.pk)},
+    )
+
+
+def server_job_retry(*, job: Job, user) -> Job:
+    """A new job of the failed ``job``'s kind on the same server with the same parameters,
+    recorded through the same service, so every check runs again against today's server (a resize
+    that is now a shrink is refused). Called through ``panel.jobs.job_retry``."""
+    server = (
+        Server.objects.select_related("node", "plan", "template")
+        .filter(pk=job.server_id)
+        .first()
+        if job.server_id is not None
+        else None
+    )
+    if server is None:
+        _refuse(f"The server {job.target_name} is gone; there is nothing to retry.")
+    if job.kind in _FORGOTTEN_SECRET_KINDS:
+        _refuse(
+            f"A {job.get_kind_display().lower()} sets a password, which the panel does not keep "
+            f"once PVE has it: start a new {job.get_kind_display().lower()} from the server's "
+            "page and enter the password again."
+        )
+    params = job.params or {}
+    if job.kind == JobKind.CREATE:
+        return _retry_create(job=job, server=server, user=user)
+    if job.kind == JobKind.RESIZE:
+        specs = {f: params[f] for f in ("cpu_cores", "memory_mib", "disk_gib") if f in params}
+        return server_resize(server=server, user=user, **specs)
+    if job.kind == JobKind.POWER:
+        return server_power(server=server, user=user, action=params.get("action", ""))
+    simple = {
+        JobKind.DELETE: server_delete,
+        JobKind.SUSPEND: server_suspend,
+        JobKind.UNSUSPEND: server_unsuspend,
+        JobKind.SYNC: server_sync,
+    }
+    if job.kind not in simple:
+        _refuse(f"A {job.get_kind_display().lower()} job cannot be retried here.")
+    return simple[job.kind](server=server, user=user)
+
+
+RETRYABLE_KINDS = (
+    JobKind.CREATE,
+    JobKind.RESIZE,
+    JobKind.POWER,
+    JobKind.REBUILD,
+    JobKind.RESET_PASSWORD,
+    JobKind.DELETE,
+    JobKind.SUSPEND,
+    JobKind.UNSUSPEND,
+    JobKind.SYNC,
+)
+register_retry_handler(kinds=RETRYABLE_KINDS, handler=server_job_retry)
