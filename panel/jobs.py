@@ -272,7 +272,8 @@ def job_step_record_upid(*, job: Job, step: str, upid: str, node: str) -> None:
     row = _step(job, step)
     row["upid"] = upid
     row["upid_node"] = node
-    _save_steps(job, upid=upid, upid_node=node)
+    # The job's task log follows this task from now on (in the same UPDATE).
+    _save_steps(job, upid=upid, upid_node=node, task_log="")
 
 
 def job_step_done(*, job: Job, step: str, skipped: bool = False, note: str = "") -> None:
@@ -282,6 +283,18 @@ def job_step_done(*, job: Job, step: str, skipped: bool = False, note: str = "")
     if note:
         row["note"] = note
     _save_steps(job, current_step="")
+
+
+def job_store_task_log(*, job: Job, lines: Iterable[str]) -> None:
+    """Store the tail of the PVE task log the job follows now (one UPDATE, only if it changed),
+    so the job's page shows it while the task runs; only while we hold the lease."""
+    text = "\n".join(lines)
+    if text == job.task_log:
+        return
+    updated = Job.objects.filter(pk=job.pk, lease_token=job.lease_token).update(task_log=text)
+    if not updated:
+        raise JobLeaseLost(f"job {job.pk} is no longer held by this execution")
+    job.task_log = text
 
 
 def job_set_result(*, job: Job, **values) -> None:
@@ -467,6 +480,54 @@ class StepRun:
         if now - self._last_beat >= _heartbeat_every_s():
             job_heartbeat(job=self.job)
             self._last_beat = now
+
+    def store_task_log(self, lines: Iterable[str]) -> None:
+        job_store_task_log(job=self.job, lines=lines)
+
+    def follow_task_log(
+        self,
+        fetch: Callable[[], list[str]],
+        *,
+        every_s: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> TaskLogFollower:
+        """An ``on_poll`` hook for ``wait_for_task``: keeps the lease alive and refreshes the
+        job's task log from ``fetch`` at most every ``every_s`` seconds. People read it, so a
+        couple of seconds is fresh enough, and it bounds the extra PVE calls to one per
+        interval, not one per poll."""
+        return TaskLogFollower(run=self, fetch=fetch, every_s=every_s, clock=clock)
+
+
+class TaskLogFollower:
+    """``on_poll`` hook: heartbeat on every poll; the task log only every ``every_s``.
+
+    The first read comes ``every_s`` after the wait began, so the many short tasks cost no extra
+    call at all; the final tail is read by the wait itself when the task stops.
+    """
+
+    def __init__(self, *, run: StepRun, fetch, every_s: float, clock: Callable[[], float]):
+        self.run = run
+        self.fetch = fetch
+        self.every_s = every_s
+        self.clock = clock
+        self.last_read = clock()
+
+    def __call__(self, status: dict | None = None) -> None:
+        self.run.heartbeat()
+        if status is not None and status.get("status") == "stopped":
+            return  # the wait reads the final tail itself
+        now = self.clock()
+        if now - self.last_read < self.every_s:
+            return
+        self.last_read = now
+        try:
+            lines = self.fetch()
+        except Exception as exc:
+            # The live log is for people to watch; failing to read it must not fail the job.
+            logger.warning("job %s: could not read the task log: %s", self.run.job.pk, exc)
+            return
+        if lines:
+            self.run.store_task_log(lines)
 
 
 def describe_error(exc: BaseException) -> tuple[str, str]:

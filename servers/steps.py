@@ -39,6 +39,7 @@ from panel.models import Job, JobKind, JobState
 from proxmox.client import PveClient
 from proxmox.errors import PveError, PveLockError, PveNotFoundError, PveTransientError
 from proxmox.units import GIB
+from proxmox.upid import parse_upid
 from proxmox.vmconfig import DISK_KEYS, boot_disk
 from proxmox.waiting import retry_on_lock, wait_for_task, wait_until_unlocked
 from servers.models import Server, ServerStatus
@@ -50,6 +51,7 @@ MARKER_PREFIX = "panel-server-uuid: "
 HEAVY_STEPS = ("clone", "restore", "backup")
 MAX_TRANSIENT_RETRIES = 5
 CLOUDINIT_USER_DEFAULT = "root"
+TASK_LOG_LINES = 50  # the tail of a PVE task log kept on the Job (its end says why)
 
 
 class StepError(Exception):
@@ -119,14 +121,26 @@ class Ctx:
         time.sleep(seconds)
 
     def wait(self, upid: str | None, *, timeout_key: str):
-        return wait_for_task(
+        """Follow the task to its end; its log tail is kept on the Job while it runs (read at
+        most every few seconds, not on every poll) and once more when it ends."""
+        on_poll = self.run.heartbeat
+        if upid:
+            task_node = parse_upid(upid).node
+            on_poll = self.run.follow_task_log(
+                lambda: self.client.task_log_tail(task_node, upid, lines=TASK_LOG_LINES)
+            )
+        result = wait_for_task(
             self.client,
             upid,
             timeout_s=self.timeout(timeout_key),
             sleep=self.sleep,
-            on_poll=self.run.heartbeat,
+            on_poll=on_poll,
             first_interval_s=float(getattr(settings, "PROXMOX_FIRST_POLL_INTERVAL_S", 0.05)),
+            log_lines=TASK_LOG_LINES,
         )
+        if result.log_tail:
+            self.run.store_task_log(result.log_tail)
+        return result
 
     def unlocked_config(self) -> dict:
         return wait_until_unlocked(
