@@ -56,11 +56,27 @@ def start_worker() -> tuple[subprocess.Popen, Path]:
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [
-                sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=prefork",
-                "--concurrency=2", "-Q", RUN_ID, "-n", f"{RUN_ID}@%h", "--loglevel=INFO",
-                "--without-gossip", "--without-mingle", "--without-heartbeat",
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--pool=prefork",
+                "--concurrency=2",
+                "-Q",
+                RUN_ID,
+                "-n",
+                f"{RUN_ID}@%h",
+                "--loglevel=INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
             ],
-            cwd=ROOT, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=os.environ.copy(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     deadline = time.monotonic() + 60
@@ -127,8 +143,10 @@ def print_steps(job: Job) -> None:
         began = datetime.fromisoformat(step["started_at"]) - job.created_at
         ended = datetime.fromisoformat(step["finished_at"]) - job.created_at
         kind = parse_upid(step["upid"]).type if step.get("upid") else "-"
-        print(f"  {step['name']:<12} +{began.total_seconds():.3f} -> +{ended.total_seconds():.3f}"
-              f"  {step['state']:<8} {kind}")
+        print(
+            f"  {step['name']:<12} +{began.total_seconds():.3f} -> +{ended.total_seconds():.3f}"
+            f"  {step['state']:<8} {kind}"
+        )
     print(f"  finished     +{(job.finished_at - job.created_at).total_seconds():.3f}")
 
 
@@ -136,10 +154,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--creates", type=int, default=5)
     parser.add_argument("--resizes", type=int, default=5)
-    parser.add_argument("--time-scale", type=float, default=1.0,
-                        help="multiply the simulator's task durations")
-    parser.add_argument("--steps", action="store_true",
-                        help="also print the step timeline of the last job of each kind")
+    parser.add_argument(
+        "--time-scale", type=float, default=1.0, help="multiply the simulator's task durations"
+    )
+    parser.add_argument(
+        "--steps",
+        action="store_true",
+        help="also print the step timeline of the last job of each kind",
+    )
     args = parser.parse_args()
 
     call_command("migrate", verbosity=0)
@@ -150,8 +172,12 @@ def main() -> None:
     sim.knobs.time_scale = args.time_scale
     sim.add_template("pve1", 9000, "debian-12", disk_gib=10)
     node = Node.objects.create(
-        name=f"bench {RUN_ID}", api_url=sim.url, pve_node="pve1", token_id=sim.token_id,
-        token_secret=sim.token_secret, tls_fingerprint_sha256=sim.fingerprint_sha256,
+        name=f"bench {RUN_ID}",
+        api_url=sim.url,
+        pve_node="pve1",
+        token_id=sim.token_id,
+        token_secret=sim.token_secret,
+        tls_fingerprint_sha256=sim.fingerprint_sha256,
         max_concurrent_heavy_tasks=4,
     )
     template = Template.objects.create(node=node, vmid=9000, name="debian-12", disk_gib=10)
@@ -164,9 +190,17 @@ def main() -> None:
         creates, resizes = [], []
         for n in range(args.creates):
             job = services.server_create(
-                owner=user, plan=plan, node=node, template=template, name=f"bench-{n}",
-                hostname=f"bench-{n}.example.com", cpu_cores=2, memory_mib=2048, disk_gib=20,
-                password="bench-password", requested_by=user,
+                owner=user,
+                plan=plan,
+                node=node,
+                template=template,
+                name=f"bench-{n}",
+                hostname=f"bench-{n}.example.com",
+                cpu_cores=2,
+                memory_mib=2048,
+                disk_gib=20,
+                password="bench-password",
+                requested_by=user,
             )
             job = wait_finished(job)
             if job.state != JobState.SUCCEEDED:
@@ -177,8 +211,11 @@ def main() -> None:
             server.refresh_from_db()
             job = wait_finished(
                 services.server_resize(
-                    server=server, user=user, cpu_cores=server.cpu_cores + 1,
-                    memory_mib=server.memory_mib + 1024, disk_gib=server.disk_gib + 10,
+                    server=server,
+                    user=user,
+                    cpu_cores=server.cpu_cores + 1,
+                    memory_mib=server.memory_mib + 1024,
+                    disk_gib=server.disk_gib + 10,
                 )
             )
             if job.state != JobState.SUCCEEDED:
@@ -189,11 +226,13 @@ def main() -> None:
             rows.append(row("create (clone+configure+resize+start)", creates, sim))
         if resizes:
             rows.append(row("resize (cores+memory+disk)", resizes, sim))
-        print(f"broker {os.environ.get('CELERY_BROKER_URL', 'filesystem://')}, "
-              f"database {connection.vendor}, simulator time scale {args.time_scale}")
+        print(
+            f"broker {os.environ.get('CELERY_BROKER_URL', 'filesystem://')}, "
+            f"database {connection.vendor}, simulator time scale {args.time_scale}"
+        )
         print_table(rows)
         if args.steps:
-            for job in (creates[-1:] + resizes[-1:]):
+            for job in creates[-1:] + resizes[-1:]:
                 print_steps(job)
     finally:
         worker.terminate()

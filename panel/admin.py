@@ -52,8 +52,23 @@ class JobAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     actions = ("retry_jobs",)
     fieldsets = (
-        (None, {"fields": ("id", "kind", "state", "server", "target_name", "owner",
-                           "requested_by", "progress", "current_step", "attempts")}),
+        (
+            None,
+            {
+                "fields": (
+                    "id",
+                    "kind",
+                    "state",
+                    "server",
+                    "target_name",
+                    "owner",
+                    "requested_by",
+                    "progress",
+                    "current_step",
+                    "attempts",
+                )
+            },
+        ),
         ("Input", {"fields": ("params_display",)}),
         ("Steps", {"fields": ("steps_display",)}),
         ("PVE", {"fields": ("upid", "upid_node", "task_log_display")}),
@@ -61,10 +76,28 @@ class JobAdmin(admin.ModelAdmin):
         ("Times", {"fields": ("created_at", "started_at", "finished_at", "heartbeat_at")}),
     )
     readonly_fields = (
-        "id", "kind", "state", "server", "target_name", "owner", "requested_by", "progress",
-        "current_step", "attempts", "params_display", "steps_display", "upid", "upid_node",
-        "task_log_display", "error", "result_display", "traceback_display", "created_at",
-        "started_at", "finished_at", "heartbeat_at",
+        "id",
+        "kind",
+        "state",
+        "server",
+        "target_name",
+        "owner",
+        "requested_by",
+        "progress",
+        "current_step",
+        "attempts",
+        "params_display",
+        "steps_display",
+        "upid",
+        "upid_node",
+        "task_log_display",
+        "error",
+        "result_display",
+        "traceback_display",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "heartbeat_at",
     )
 
     def has_add_permission(self, request) -> bool:
@@ -108,8 +141,10 @@ class JobAdmin(admin.ModelAdmin):
         if not rows:
             return "-"
         body = format_html_join(
-            "", "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td>"
-            "<td>{}</td></tr>", rows
+            "",
+            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td>"
+            "<td>{}</td></tr>",
+            rows,
         )
         return format_html(
             "<table><thead><tr><th>Step</th><th>State</th><th>UPID</th><th>Started</th>"
@@ -133,14 +168,16 @@ class JobAdmin(admin.ModelAdmin):
     def retry_jobs(self, request, queryset):
         for job in queryset:
             if job.state != JobState.FAILED:
-                self.message_user(request, f"{job}: only failed jobs can be retried.",
-                                  messages.WARNING)
+                self.message_user(
+                    request, f"{job}: only failed jobs can be retried.", messages.WARNING
+                )
                 continue
             try:
                 retried = job_services.job_retry(job=job, user=request.user)
             except job_services.JobConflict:
-                self.message_user(request, f"{job}: another job is active on this server.",
-                                  messages.ERROR)
+                self.message_user(
+                    request, f"{job}: another job is active on this server.", messages.ERROR
+                )
             except ValidationError as exc:
                 self.message_user(request, f"{job}: {' '.join(exc.messages)}", messages.ERROR)
             else:

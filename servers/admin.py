@@ -23,8 +23,14 @@ from servers.models import Plan, Server
 
 @admin.register(Plan)
 class PlanAdmin(admin.ModelAdmin):
-    list_display = ("name", "max_cpu_cores", "max_memory_mib", "max_disk_gib", "max_backups",
-                    "is_active")
+    list_display = (
+        "name",
+        "max_cpu_cores",
+        "max_memory_mib",
+        "max_disk_gib",
+        "max_backups",
+        "is_active",
+    )
     list_filter = ("is_active",)
     search_fields = ("name",)
 
@@ -140,8 +146,12 @@ class ServerAdmin(admin.ModelAdmin):
             "",
             '<li><a href="{}">{}</a>: {} ({})</li>',
             (
-                (reverse("admin:panel_job_change", args=[job.pk]), job.get_kind_display(),
-                 job.get_state_display(), job.created_at.strftime("%Y-%m-%d %H:%M"))
+                (
+                    reverse("admin:panel_job_change", args=[job.pk]),
+                    job.get_kind_display(),
+                    job.get_state_display(),
+                    job.created_at.strftime("%Y-%m-%d %H:%M"),
+                )
                 for job in recent
             ),
         )
@@ -217,9 +227,7 @@ class ServerAdmin(admin.ModelAdmin):
             form = ResizeForm(request.POST, server=server)
             if form.is_valid():
                 try:
-                    job = services.server_resize(
-                        server=server, user=request.user, **form.changes()
-                    )
+                    job = services.server_resize(server=server, user=request.user, **form.changes())
                 except JobConflict as exc:
                     self._conflict(request, server, exc)
                     return None
@@ -231,8 +239,12 @@ class ServerAdmin(admin.ModelAdmin):
         else:
             form = ResizeForm(server=server)
         return self._form_page(
-            request, server=server, form=form, action="resize_server",
-            title=f"Resize {server}", submit="Resize",
+            request,
+            server=server,
+            form=form,
+            action="resize_server",
+            title=f"Resize {server}",
+            submit="Resize",
         )
 
     @admin.action(description="Rebuild from a template…")
@@ -261,8 +273,12 @@ class ServerAdmin(admin.ModelAdmin):
         else:
             form = RebuildForm(server=server)
         return self._form_page(
-            request, server=server, form=form, action="rebuild_server",
-            title=f"Rebuild {server}", submit="Rebuild",
+            request,
+            server=server,
+            form=form,
+            action="rebuild_server",
+            title=f"Rebuild {server}",
+            submit="Rebuild",
             warning="Rebuilding erases everything on the server's disk.",
         )
 

@@ -606,9 +606,7 @@ def _retry_create(*, job: Job, server: Server, user) -> Job:
             "them. Resize or rebuild the server instead."
         )
     params = job.params or {}
-    template = (
-        Template.objects.select_related("node").filter(pk=params.get("template_id")).first()
-    )
+    template = Template.objects.select_related("node").filter(pk=params.get("template_id")).first()
     if template is None:
         _refuse("The template this server was ordered with is gone; delete the server.")
     errors: dict[str, list[str]] = {}
@@ -641,9 +639,7 @@ def server_job_retry(*, job: Job, user) -> Job:
     recorded through the same service, so every check runs again against today's server (a resize
     that is now a shrink is refused). Called through ``panel.jobs.job_retry``."""
     server = (
-        Server.objects.select_related("node", "plan", "template")
-        .filter(pk=job.server_id)
-        .first()
+        Server.objects.select_related("node", "plan", "template").filter(pk=job.server_id).first()
         if job.server_id is not None
         else None
     )

@@ -24,8 +24,6 @@ def staff_user(django_user_model):
     )
 
 
-
-
 @pytest.fixture(scope="session", autouse=True)
 def _test_database_released(django_db_setup, django_db_blocker):
     """Close leftover sessions on the test database before it is dropped (PostgreSQL refuses to

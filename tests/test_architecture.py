@@ -70,11 +70,7 @@ def test_servers_does_not_import_backups():
 
 
 def test_only_the_simulator_and_tests_import_the_simulator():
-    files = [
-        p
-        for p in source_files(*APPS)
-        if "simulator" not in p.parts and p.name != "pvesim.py"
-    ]
+    files = [p for p in source_files(*APPS) if "simulator" not in p.parts and p.name != "pvesim.py"]
     assert offending(files, ("proxmox.simulator",)) == []
 
 

@@ -54,8 +54,10 @@ class NodeViewSet(PanelViewSetMixin, viewsets.ModelViewSet):
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List templates", description="Templates servers are built from "
-                       "(customers: active ones)."),
+    list=extend_schema(
+        summary="List templates",
+        description="Templates servers are built from (customers: active ones).",
+    ),
     retrieve=extend_schema(summary="Get a template"),
 )
 class TemplateViewSet(PanelViewSetMixin, viewsets.ReadOnlyModelViewSet):

@@ -1,8 +1,8 @@
 """One error body for every API failure, so integrators parse a single shape.
 
-    {"detail": "<human sentence>", "code": "<machine code>"}
-    400 adds "errors": {"<field>": ["<message>", ...]}  (the rest under "non_field_errors")
-    409 adds "active_job": {<the job that holds the server>}
+{"detail": "<human sentence>", "code": "<machine code>"}
+400 adds "errors": {"<field>": ["<message>", ...]}  (the rest under "non_field_errors")
+409 adds "active_job": {<the job that holds the server>}
 """
 
 from __future__ import annotations

@@ -115,8 +115,11 @@ class TokenViewSet(
             return TokenCreateSerializer
         return TokenSerializer
 
-    @extend_schema(summary="List your API tokens", description="Only the first characters "
-                   "(`token_key`) are kept in clear; the token itself is never shown again.")
+    @extend_schema(
+        summary="List your API tokens",
+        description="Only the first characters "
+        "(`token_key`) are kept in clear; the token itself is never shown again.",
+    )
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
@@ -140,5 +143,3 @@ class TokenViewSet(
     @extend_schema(summary="Revoke one of your API tokens")
     def destroy(self, request, *args, **kwargs):
         return super().destroy(request, *args, **kwargs)
-
-

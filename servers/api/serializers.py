@@ -36,8 +36,15 @@ def _count(help_text: str, *, min_value: int = 1, required: bool = True):
 class PlanSerializer(serializers.ModelSerializer):
     class Meta:
         model = Plan
-        fields = ["id", "name", "max_cpu_cores", "max_memory_mib", "max_disk_gib", "max_backups",
-                  "is_active"]
+        fields = [
+            "id",
+            "name",
+            "max_cpu_cores",
+            "max_memory_mib",
+            "max_disk_gib",
+            "max_backups",
+            "is_active",
+        ]
         read_only_fields = fields
 
 
@@ -101,15 +108,23 @@ class ServerCreateSerializer(serializers.Serializer):
     memory_mib = _count("Memory in MiB.")
     disk_gib = _count("Boot disk size in GiB (at least the template's).")
     password = serializers.CharField(
-        write_only=True, required=False, allow_blank=True, max_length=128,
-        style={"input_type": "password"}, help_text="Root password set by cloud-init.",
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        max_length=128,
+        style={"input_type": "password"},
+        help_text="Root password set by cloud-init.",
     )
     ssh_keys = serializers.CharField(
-        required=False, allow_blank=True, max_length=16384,
+        required=False,
+        allow_blank=True,
+        max_length=16384,
         help_text="Authorized SSH public keys, one a line.",
     )
     vmid = serializers.IntegerField(
-        required=False, min_value=100, max_value=999_999_999,
+        required=False,
+        min_value=100,
+        max_value=999_999_999,
         help_text="Choose the PVE VMID; by default PVE's next free one.",
     )
 
@@ -137,13 +152,19 @@ class RebuildSerializer(serializers.Serializer):
         help_text="Template id to reinstall from (see /api/v1/templates/).",
     )
     password = serializers.CharField(
-        write_only=True, required=False, allow_blank=True, max_length=128,
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        max_length=128,
         style={"input_type": "password"},
     )
 
 
 class ResetPasswordSerializer(serializers.Serializer):
     password = serializers.CharField(
-        write_only=True, min_length=8, max_length=128, style={"input_type": "password"},
+        write_only=True,
+        min_length=8,
+        max_length=128,
+        style={"input_type": "password"},
         help_text="The new root password (set through cloud-init).",
     )

@@ -107,8 +107,7 @@ RESIZE_EXAMPLES = [
     destroy=extend_schema(
         summary="Delete a server",
         description="Queues the deletion of the VM and its disks on PVE; the server disappears "
-        "when PVE confirms. "
-        + ACCEPTED_DESCRIPTION,
+        "when PVE confirms. " + ACCEPTED_DESCRIPTION,
         responses={202: ACCEPTED, 400: BAD_REQUEST, 404: NOT_FOUND, 409: CONFLICT},
     ),
 )
@@ -125,9 +124,9 @@ class ServerViewSet(
     lookup_value_regex = "[0-9]+"
 
     def get_queryset(self):
-        active_job = Job.objects.filter(
-            server=OuterRef("pk"), state__in=ACTIVE_JOB_STATES
-        ).values("pk")[:1]
+        active_job = Job.objects.filter(server=OuterRef("pk"), state__in=ACTIVE_JOB_STATES).values(
+            "pk"
+        )[:1]
         return (
             servers_for_user(user=self.request.user)
             .select_related("owner", "plan", "node")
@@ -177,8 +176,7 @@ class ServerViewSet(
         job = services.server_resize(server=server, user=request.user, **self._validated(request))
         return accepted_job_response(job, request)
 
-    @_action_schema("Power a server", "Start, stop, shut down or reboot the VM.",
-                    PowerSerializer)
+    @_action_schema("Power a server", "Start, stop, shut down or reboot the VM.", PowerSerializer)
     @action(detail=True, methods=["post"])
     def power(self, request, pk=None):
         server = self.get_object()
@@ -186,20 +184,28 @@ class ServerViewSet(
         job = services.server_power(server=server, user=request.user, action=data["action"])
         return accepted_job_response(job, request)
 
-    @_action_schema("Rebuild a server", "Reinstall the VM from a template; its disk is wiped.",
-                    RebuildSerializer)
+    @_action_schema(
+        "Rebuild a server",
+        "Reinstall the VM from a template; its disk is wiped.",
+        RebuildSerializer,
+    )
     @action(detail=True, methods=["post"])
     def rebuild(self, request, pk=None):
         server = self.get_object()
         data = self._validated(request)
         job = services.server_rebuild(
-            server=server, user=request.user, template=data["template"],
+            server=server,
+            user=request.user,
+            template=data["template"],
             password=data.get("password", ""),
         )
         return accepted_job_response(job, request)
 
-    @_action_schema("Reset the root password", "Sets a new root password through cloud-init.",
-                    ResetPasswordSerializer)
+    @_action_schema(
+        "Reset the root password",
+        "Sets a new root password through cloud-init.",
+        ResetPasswordSerializer,
+    )
     @action(detail=True, methods=["post"], url_path="reset-password")
     def reset_password(self, request, pk=None):
         server = self.get_object()
@@ -209,8 +215,11 @@ class ServerViewSet(
         )
         return accepted_job_response(job, request)
 
-    @_action_schema("Suspend a server (staff)",
-                    "Stops the VM; its owner cannot act on it until it is unsuspended.", None)
+    @_action_schema(
+        "Suspend a server (staff)",
+        "Stops the VM; its owner cannot act on it until it is unsuspended.",
+        None,
+    )
     @action(detail=True, methods=["post"])
     def suspend(self, request, pk=None):
         job = services.server_suspend(server=self.get_object(), user=request.user)

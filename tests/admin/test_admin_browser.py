@@ -7,8 +7,9 @@ from panel.models import Job, JobKind
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_staff_resizes_a_server_in_the_admin(live_server, page, screenshot, staff_user, server_a,
-                                            server_b):
+def test_staff_resizes_a_server_in_the_admin(
+    live_server, page, screenshot, staff_user, server_a, server_b
+):
     page.goto(f"{live_server.url}/admin/login/?next=/admin/servers/server/")
     page.fill("#id_username", "staff")
     page.fill("#id_password", "staff-pass-123")

@@ -34,8 +34,9 @@ def run_action(client, action, servers, **extra):
         ("sync_servers", JobKind.SYNC, {}),
     ],
 )
-def test_direct_actions_queue_one_job_per_server(admin_client, server_a, server_b, no_pve_calls,
-                                                action, kind, params):
+def test_direct_actions_queue_one_job_per_server(
+    admin_client, server_a, server_b, no_pve_calls, action, kind, params
+):
     response = run_action(admin_client, action, [server_a, server_b])
     assert response.status_code == 302
     jobs = Job.objects.filter(kind=kind)
@@ -51,8 +52,7 @@ def test_unsuspend_queues_a_job(admin_client, server_a, no_pve_calls):
     assert Job.objects.get().kind == JobKind.UNSUSPEND
 
 
-def test_conflict_is_reported_and_others_still_run(admin_client, server_a, server_b,
-                                                   no_pve_calls):
+def test_conflict_is_reported_and_others_still_run(admin_client, server_a, server_b, no_pve_calls):
     Job.objects.create(kind=JobKind.RESIZE, state=JobState.RUNNING, server=server_a)
     response = run_action(admin_client, "power_start", [server_a, server_b])
     assert response.status_code == 302
@@ -67,20 +67,37 @@ def test_resize_shows_an_intermediate_form_then_queues(admin_client, server_a, n
     assert b'name="memory_mib"' in page.content
     assert not Job.objects.exists()
 
-    done = run_action(admin_client, "resize_server", [server_a], apply="1", cpu_cores=4,
-                      memory_mib=4096, disk_gib=40)
+    done = run_action(
+        admin_client,
+        "resize_server",
+        [server_a],
+        apply="1",
+        cpu_cores=4,
+        memory_mib=4096,
+        disk_gib=40,
+    )
     assert done.status_code == 302
     job = Job.objects.get()
     assert job.kind == JobKind.RESIZE
     assert (job.params["cpu_cores"], job.params["memory_mib"], job.params["disk_gib"]) == (
-        4, 4096, 40)
+        4,
+        4096,
+        40,
+    )
     server_a.refresh_from_db()
     assert (server_a.cpu_cores, server_a.memory_mib, server_a.disk_gib) == (2, 2048, 20)
 
 
 def test_resize_form_refuses_a_shrink_with_the_services_message(admin_client, server_a):
-    page = run_action(admin_client, "resize_server", [server_a], apply="1", cpu_cores=2,
-                      memory_mib=2048, disk_gib=10)
+    page = run_action(
+        admin_client,
+        "resize_server",
+        [server_a],
+        apply="1",
+        cpu_cores=2,
+        memory_mib=2048,
+        disk_gib=10,
+    )
     assert page.status_code == 200
     assert b"errorlist" in page.content
     assert not Job.objects.exists()
@@ -92,14 +109,20 @@ def test_resize_refuses_several_servers(admin_client, server_a, server_b):
     assert not Job.objects.exists()
 
 
-def test_rebuild_needs_confirmation_then_queues(admin_client, server_a, api_template,
-                                               no_pve_calls):
-    page = run_action(admin_client, "rebuild_server", [server_a], apply="1",
-                      template=api_template.pk)
+def test_rebuild_needs_confirmation_then_queues(admin_client, server_a, api_template, no_pve_calls):
+    page = run_action(
+        admin_client, "rebuild_server", [server_a], apply="1", template=api_template.pk
+    )
     assert page.status_code == 200  # the confirm box was not ticked
     assert not Job.objects.exists()
-    run_action(admin_client, "rebuild_server", [server_a], apply="1", template=api_template.pk,
-               confirm="on")
+    run_action(
+        admin_client,
+        "rebuild_server",
+        [server_a],
+        apply="1",
+        template=api_template.pk,
+        confirm="on",
+    )
     job = Job.objects.get()
     assert job.kind == JobKind.REBUILD
     assert job.params["template_id"] == api_template.pk
@@ -127,16 +150,30 @@ def test_change_form_does_not_write_pve_owned_fields(admin_client, server_a, oth
     assert page.status_code == 200
     for field in ("cpu_cores", "memory_mib", "disk_gib", "vmid", "node", "status"):
         assert f'name="{field}"' not in page.content.decode()
-    response = admin_client.post(url, {
-        "name": "renamed", "owner": other_customer.pk, "plan": server_a.plan_id,
-        "cpu_cores": 64, "memory_mib": 1, "disk_gib": 1, "vmid": 555, "status": "stopped",
-    })
+    response = admin_client.post(
+        url,
+        {
+            "name": "renamed",
+            "owner": other_customer.pk,
+            "plan": server_a.plan_id,
+            "cpu_cores": 64,
+            "memory_mib": 1,
+            "disk_gib": 1,
+            "vmid": 555,
+            "status": "stopped",
+        },
+    )
     assert response.status_code == 302
     server_a.refresh_from_db()
     assert server_a.name == "renamed"
     assert server_a.owner == other_customer
-    assert (server_a.cpu_cores, server_a.memory_mib, server_a.disk_gib, server_a.vmid,
-            server_a.status) == (2, 2048, 20, 101, "running")
+    assert (
+        server_a.cpu_cores,
+        server_a.memory_mib,
+        server_a.disk_gib,
+        server_a.vmid,
+        server_a.status,
+    ) == (2, 2048, 20, 101, "running")
 
 
 def test_change_form_lists_the_servers_jobs(admin_client, server_a):
@@ -155,8 +192,12 @@ def test_changelist_filters_and_search(admin_client, server_a, server_b):
     assert "alpha" in by_vmid and "bravo" not in by_vmid
     suspended = admin_client.get(CHANGELIST, {"is_suspended__exact": "1"}).content.decode()
     assert "alpha" not in suspended
-    assert admin_client.get(CHANGELIST, {"status__exact": "running",
-                                         "node__id__exact": server_a.node_id}).status_code == 200
+    assert (
+        admin_client.get(
+            CHANGELIST, {"status__exact": "running", "node__id__exact": server_a.node_id}
+        ).status_code
+        == 200
+    )
 
 
 def test_customers_cannot_reach_the_admin(client, customer, server_a):

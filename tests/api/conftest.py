@@ -65,7 +65,11 @@ def make_server(*, owner, plan, node, template, name, vmid, **extra):
 @pytest.fixture
 def server_a(customer, api_plan, api_node, api_template):
     return make_server(
-        owner=customer, plan=api_plan, node=api_node, template=api_template, name="alpha",
+        owner=customer,
+        plan=api_plan,
+        node=api_node,
+        template=api_template,
+        name="alpha",
         vmid=101,
     )
 
@@ -73,7 +77,11 @@ def server_a(customer, api_plan, api_node, api_template):
 @pytest.fixture
 def server_b(other_customer, api_plan, api_node, api_template):
     return make_server(
-        owner=other_customer, plan=api_plan, node=api_node, template=api_template, name="bravo",
+        owner=other_customer,
+        plan=api_plan,
+        node=api_node,
+        template=api_template,
+        name="bravo",
         vmid=102,
     )
 

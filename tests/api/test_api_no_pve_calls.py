@@ -21,8 +21,9 @@ pytestmark = pytest.mark.django_db
         ("delete", "", None),
     ],
 )
-def test_api_action_does_not_call_pve(staff_user, pve_sim, server, template, method, action,
-                                      payload):
+def test_api_action_does_not_call_pve(
+    staff_user, pve_sim, server, template, method, action, payload
+):
     if payload == "template":
         payload = {"template": template.pk}
     client = token_client(staff_user)
@@ -37,11 +38,21 @@ def test_api_action_does_not_call_pve(staff_user, pve_sim, server, template, met
 def test_api_create_does_not_call_pve(staff_user, customer, pve_sim, plan, node, template):
     client = token_client(staff_user)
     calls_before = sum(pve_sim.calls.values())
-    response = client.post("/api/v1/servers/", {
-        "owner": customer.pk, "plan": plan.pk, "node": node.pk, "template": template.pk,
-        "name": "echo", "hostname": "echo.example.com", "cpu_cores": 2, "memory_mib": 2048,
-        "disk_gib": 20,
-    }, format="json")
+    response = client.post(
+        "/api/v1/servers/",
+        {
+            "owner": customer.pk,
+            "plan": plan.pk,
+            "node": node.pk,
+            "template": template.pk,
+            "name": "echo",
+            "hostname": "echo.example.com",
+            "cpu_cores": 2,
+            "memory_mib": 2048,
+            "disk_gib": 20,
+        },
+        format="json",
+    )
     assert response.status_code == 202, response.content
     assert Server.objects.filter(name="echo").exists()
     assert sum(pve_sim.calls.values()) == calls_before

@@ -23,12 +23,19 @@ HUGE = 10**30
         {"ssh_keys": 12},
     ],
 )
-def test_create_with_bad_values_is_400(staff_client, customer, api_plan, api_node, api_template,
-                                       changes):
+def test_create_with_bad_values_is_400(
+    staff_client, customer, api_plan, api_node, api_template, changes
+):
     payload = {
-        "owner": customer.pk, "plan": api_plan.pk, "node": api_node.pk,
-        "template": api_template.pk, "name": "delta", "hostname": "delta.example.com",
-        "cpu_cores": 2, "memory_mib": 2048, "disk_gib": 20,
+        "owner": customer.pk,
+        "plan": api_plan.pk,
+        "node": api_node.pk,
+        "template": api_template.pk,
+        "name": "delta",
+        "hostname": "delta.example.com",
+        "cpu_cores": 2,
+        "memory_mib": 2048,
+        "disk_gib": 20,
     }
     payload.update(changes)
     response = staff_client.post("/api/v1/servers/", payload, format="json")
@@ -77,7 +84,8 @@ def test_form_encoded_and_unsupported_media_types(client_a, server_a):
     form = client_a.post(f"/api/v1/servers/{server_a.pk}/power/", {"action": "explode"})
     assert form.status_code == 400
     assert "action" in form.json()["errors"]
-    xml = client_a.post(f"/api/v1/servers/{server_a.pk}/power/", "<a/>",
-                        content_type="application/xml")
+    xml = client_a.post(
+        f"/api/v1/servers/{server_a.pk}/power/", "<a/>", content_type="application/xml"
+    )
     assert xml.status_code == 415
     assert xml.json()["code"] == "unsupported_media_type"

@@ -10,14 +10,23 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def jobs(server_a, server_b):
     return {
-        "a_done": Job.objects.create(kind=JobKind.RESIZE, state=JobState.SUCCEEDED,
-                                     server=server_a, owner=server_a.owner,
-                                     params={"memory_mib": 4096}),
-        "a_failed": Job.objects.create(kind=JobKind.POWER, state=JobState.FAILED,
-                                       server=server_a, owner=server_a.owner,
-                                       error="VM 101 not running"),
-        "b_done": Job.objects.create(kind=JobKind.RESIZE, state=JobState.SUCCEEDED,
-                                     server=server_b, owner=server_b.owner),
+        "a_done": Job.objects.create(
+            kind=JobKind.RESIZE,
+            state=JobState.SUCCEEDED,
+            server=server_a,
+            owner=server_a.owner,
+            params={"memory_mib": 4096},
+        ),
+        "a_failed": Job.objects.create(
+            kind=JobKind.POWER,
+            state=JobState.FAILED,
+            server=server_a,
+            owner=server_a.owner,
+            error="VM 101 not running",
+        ),
+        "b_done": Job.objects.create(
+            kind=JobKind.RESIZE, state=JobState.SUCCEEDED, server=server_b, owner=server_b.owner
+        ),
     }
 
 
@@ -57,8 +66,10 @@ def test_filter_by_server_and_state(client_a, jobs, server_a, server_b):
     assert ids(foreign) == set()
 
 
-@pytest.mark.parametrize("query", ["server=abc", "server=1.5", "server=99999999999999999999",
-                                   "state=exploded", "kind=nope"])
+@pytest.mark.parametrize(
+    "query",
+    ["server=abc", "server=1.5", "server=99999999999999999999", "state=exploded", "kind=nope"],
+)
 def test_bad_filters_are_400(client_a, jobs, query):
     response = client_a.get(f"/api/v1/jobs/?{query}")
     assert response.status_code == 400
@@ -78,7 +89,12 @@ def test_jobs_are_read_only(client_a, jobs):
 
 
 def test_job_params_never_show_secrets(client_a, server_a):
-    job = Job.objects.create(kind=JobKind.RESET_PASSWORD, server=server_a, owner=server_a.owner,
-                             state=JobState.SUCCEEDED, params={"password": "hunter2-hunter2"})
+    job = Job.objects.create(
+        kind=JobKind.RESET_PASSWORD,
+        server=server_a,
+        owner=server_a.owner,
+        state=JobState.SUCCEEDED,
+        params={"password": "hunter2-hunter2"},
+    )
     body = client_a.get(f"/api/v1/jobs/{job.pk}/").json()
     assert "hunter2-hunter2" not in str(body)

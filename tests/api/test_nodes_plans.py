@@ -45,16 +45,27 @@ def test_staff_registers_a_node_with_normalised_values(staff_client):
 def test_node_validation_is_400_per_field(staff_client):
     response = staff_client.post(
         "/api/v1/nodes/",
-        {"name": "Bad", "api_url": "http://pve.example.com", "pve_node": "pve2",
-         "token_id": "root", "verify_tls": False, "max_vms": 10**12},
+        {
+            "name": "Bad",
+            "api_url": "http://pve.example.com",
+            "pve_node": "pve2",
+            "token_id": "root",
+            "verify_tls": False,
+            "max_vms": 10**12,
+        },
         format="json",
     )
     assert response.status_code == 400
     assert "max_vms" in response.json()["errors"]
     response = staff_client.post(
         "/api/v1/nodes/",
-        {"name": "Bad", "api_url": "http://pve.example.com", "pve_node": "pve2",
-         "token_id": "root", "verify_tls": False},
+        {
+            "name": "Bad",
+            "api_url": "http://pve.example.com",
+            "pve_node": "pve2",
+            "token_id": "root",
+            "verify_tls": False,
+        },
         format="json",
     )
     assert response.status_code == 400
@@ -81,8 +92,9 @@ def test_node_with_servers_cannot_be_deleted(staff_client, server_a):
 def test_plans_are_readable_by_customers(client_a, api_plan):
     from servers.models import Plan
 
-    Plan.objects.create(name="Retired", max_cpu_cores=1, max_memory_mib=512, max_disk_gib=10,
-                        is_active=False)
+    Plan.objects.create(
+        name="Retired", max_cpu_cores=1, max_memory_mib=512, max_disk_gib=10, is_active=False
+    )
     body = client_a.get("/api/v1/plans/").json()
     assert [p["name"] for p in body["results"]] == ["Standard"]
     assert client_a.get(f"/api/v1/plans/{api_plan.pk}/").json()["max_disk_gib"] == 200

@@ -55,10 +55,17 @@ def keep_test_connection():
 def world(
     keep_test_connection, customer, other_customer, staff_user, api_plan, api_node, api_template
 ):
-    make_server(owner=customer, plan=api_plan, node=api_node, template=api_template,
-                name="alpha", vmid=101)
-    make_server(owner=other_customer, plan=api_plan, node=api_node, template=api_template,
-                name="bravo", vmid=102)
+    make_server(
+        owner=customer, plan=api_plan, node=api_node, template=api_template, name="alpha", vmid=101
+    )
+    make_server(
+        owner=other_customer,
+        plan=api_plan,
+        node=api_node,
+        template=api_template,
+        name="bravo",
+        vmid=102,
+    )
     return {
         "staff": get_token_model().objects.create(user=staff_user)[1],
         "customer": get_token_model().objects.create(user=customer)[1],

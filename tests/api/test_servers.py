@@ -63,8 +63,14 @@ def test_list_is_paginated(client_a, customer, api_plan, api_node, api_template)
     from tests.api.conftest import make_server
 
     for index in range(55):
-        make_server(owner=customer, plan=api_plan, node=api_node, template=api_template,
-                    name=f"s{index:02d}", vmid=200 + index)
+        make_server(
+            owner=customer,
+            plan=api_plan,
+            node=api_node,
+            template=api_template,
+            name=f"s{index:02d}",
+            vmid=200 + index,
+        )
     first = client_a.get("/api/v1/servers/").json()
     assert first["count"] == 55
     assert len(first["results"]) == 50
@@ -77,12 +83,22 @@ def test_list_is_paginated(client_a, customer, api_plan, api_node, api_template)
     assert beyond.json()["code"] == "not_found"
 
 
-def test_list_filters_with_the_shared_filterset(client_a, server_a, customer, api_plan, api_node,
-                                                api_template):
+def test_list_filters_with_the_shared_filterset(
+    client_a, server_a, customer, api_plan, api_node, api_template
+):
     from tests.api.conftest import make_server
 
-    make_server(owner=customer, plan=api_plan, node=api_node, template=api_template,
-                name="charlie", vmid=103, status="stopped", is_suspended=True)
+    make_server(
+        owner=customer,
+        plan=api_plan,
+        node=api_node,
+        template=api_template,
+        name="charlie",
+        vmid=103,
+        status="stopped",
+        is_suspended=True,
+    )
+
     def names(query):
         return [s["name"] for s in client_a.get(f"/api/v1/servers/?{query}").json()["results"]]
 
@@ -108,16 +124,18 @@ def test_retrieve_shows_specs_but_no_secrets(client_a, server_a):
 def test_status_and_specs_are_not_writable(client_a, server_a):
     # No PUT/PATCH exists: the API never writes what PVE has not confirmed.
     for method in ("put", "patch"):
-        response = getattr(client_a, method)(url(server_a), {"status": "running",
-                                                             "memory_mib": 99999}, format="json")
+        response = getattr(client_a, method)(
+            url(server_a), {"status": "running", "memory_mib": 99999}, format="json"
+        )
         assert response.status_code == 405
     server_a.refresh_from_db()
     assert server_a.memory_mib == 2048
 
 
 def test_resize_answers_202_with_job_and_location(client_a, server_a, no_pve_calls):
-    response = client_a.post(url(server_a, "resize"), {"cpu_cores": 4, "memory_mib": 4096},
-                             format="json")
+    response = client_a.post(
+        url(server_a, "resize"), {"cpu_cores": 4, "memory_mib": 4096}, format="json"
+    )
     job = assert_accepted(response, kind=JobKind.RESIZE, server=server_a)
     server_a.refresh_from_db()
     # Specs change only when PVE confirms, never at request time.
@@ -169,8 +187,9 @@ def test_body_that_is_not_an_object_is_400(client_a, server_a):
 
 
 def test_conflict_is_409_with_the_active_job(client_a, server_a):
-    active = Job.objects.create(kind=JobKind.POWER, state=JobState.RUNNING, server=server_a,
-                                owner=server_a.owner)
+    active = Job.objects.create(
+        kind=JobKind.POWER, state=JobState.RUNNING, server=server_a, owner=server_a.owner
+    )
     response = client_a.post(url(server_a, "resize"), {"memory_mib": 4096}, format="json")
     assert response.status_code == 409
     body = response.json()
@@ -183,17 +202,22 @@ def test_power_202_and_unknown_action_400(client_a, server_a):
     bad = client_a.post(url(server_a, "power"), {"action": "explode"}, format="json")
     assert bad.status_code == 400
     assert "action" in bad.json()["errors"]
-    assert_accepted(client_a.post(url(server_a, "power"), {"action": "start"}, format="json"),
-                    kind=JobKind.POWER, server=server_a)
+    assert_accepted(
+        client_a.post(url(server_a, "power"), {"action": "start"}, format="json"),
+        kind=JobKind.POWER,
+        server=server_a,
+    )
 
 
 def test_rebuild_202_and_unknown_template_400(client_a, server_a, api_template):
     bad = client_a.post(url(server_a, "rebuild"), {"template": 999999}, format="json")
     assert bad.status_code == 400
     assert "template" in bad.json()["errors"]
-    response = client_a.post(url(server_a, "rebuild"),
-                             {"template": api_template.pk, "password": "another-long-pass"},
-                             format="json")
+    response = client_a.post(
+        url(server_a, "rebuild"),
+        {"template": api_template.pk, "password": "another-long-pass"},
+        format="json",
+    )
     job = assert_accepted(response, kind=JobKind.REBUILD, server=server_a)
     assert "another-long-pass" not in response.content.decode()
     assert "password" not in response.json()["params"]
@@ -204,8 +228,9 @@ def test_reset_password_202_and_short_password_400(client_a, server_a):
     bad = client_a.post(url(server_a, "reset-password"), {"password": "x"}, format="json")
     assert bad.status_code == 400
     assert "password" in bad.json()["errors"]
-    response = client_a.post(url(server_a, "reset-password"), {"password": "a-long-new-password"},
-                             format="json")
+    response = client_a.post(
+        url(server_a, "reset-password"), {"password": "a-long-new-password"}, format="json"
+    )
     assert_accepted(response, kind=JobKind.RESET_PASSWORD, server=server_a)
     assert "a-long-new-password" not in response.content.decode()
 
@@ -232,12 +257,14 @@ def test_customer_cannot_act_on_a_suspended_server(client_a, server_a):
 
 
 def test_staff_suspend_then_unsuspend(staff_client, server_a):
-    job = assert_accepted(staff_client.post(url(server_a, "suspend")), kind=JobKind.SUSPEND,
-                          server=server_a)
+    job = assert_accepted(
+        staff_client.post(url(server_a, "suspend")), kind=JobKind.SUSPEND, server=server_a
+    )
     Job.objects.filter(pk=job.pk).update(state=JobState.SUCCEEDED)
     Server.objects.filter(pk=server_a.pk).update(is_suspended=True, status="suspended")
-    assert_accepted(staff_client.post(url(server_a, "unsuspend")), kind=JobKind.UNSUSPEND,
-                    server=server_a)
+    assert_accepted(
+        staff_client.post(url(server_a, "unsuspend")), kind=JobKind.UNSUSPEND, server=server_a
+    )
 
 
 def test_staff_delete_queues_a_job_and_keeps_the_row(staff_client, server_a, no_pve_calls):
@@ -245,12 +272,20 @@ def test_staff_delete_queues_a_job_and_keeps_the_row(staff_client, server_a, no_
     assert Server.objects.filter(pk=server_a.pk).exists()
 
 
-def test_staff_create_queues_a_job(staff_client, customer, api_plan, api_node, api_template,
-                                   no_pve_calls):
+def test_staff_create_queues_a_job(
+    staff_client, customer, api_plan, api_node, api_template, no_pve_calls
+):
     payload = {
-        "owner": customer.pk, "plan": api_plan.pk, "node": api_node.pk,
-        "template": api_template.pk, "name": "delta", "hostname": "delta.example.com",
-        "cpu_cores": 2, "memory_mib": 2048, "disk_gib": 20, "password": "initial-password-1",
+        "owner": customer.pk,
+        "plan": api_plan.pk,
+        "node": api_node.pk,
+        "template": api_template.pk,
+        "name": "delta",
+        "hostname": "delta.example.com",
+        "cpu_cores": 2,
+        "memory_mib": 2048,
+        "disk_gib": 20,
+        "password": "initial-password-1",
     }
     response = staff_client.post("/api/v1/servers/", payload, format="json")
     assert response.status_code == 202, response.content
@@ -261,11 +296,18 @@ def test_staff_create_queues_a_job(staff_client, customer, api_plan, api_node, a
     assert response["Location"].endswith(f"/api/v1/jobs/{job.pk}/")
 
 
-def test_staff_create_bad_input_is_400_per_field(staff_client, customer, api_plan, api_node,
-                                                 api_template):
+def test_staff_create_bad_input_is_400_per_field(
+    staff_client, customer, api_plan, api_node, api_template
+):
     payload = {
-        "owner": 987654, "plan": api_plan.pk, "node": "x", "template": api_template.pk,
-        "name": "", "hostname": "not a hostname", "cpu_cores": 2, "memory_mib": 2048,
+        "owner": 987654,
+        "plan": api_plan.pk,
+        "node": "x",
+        "template": api_template.pk,
+        "name": "",
+        "hostname": "not a hostname",
+        "cpu_cores": 2,
+        "memory_mib": 2048,
         "disk_gib": 10**40,
     }
     response = staff_client.post("/api/v1/servers/", payload, format="json")
@@ -280,8 +322,11 @@ def test_customer_cannot_create(client_a, customer, api_plan, api_node, api_temp
 
 
 def test_huge_and_odd_ids_are_404(client_a, server_a):
-    for path in ("/api/v1/servers/99999999999999999999999/", "/api/v1/servers/0/",
-                 "/api/v1/servers/99999999999999999999999/resize/"):
+    for path in (
+        "/api/v1/servers/99999999999999999999999/",
+        "/api/v1/servers/0/",
+        "/api/v1/servers/99999999999999999999999/resize/",
+    ):
         method = client_a.post if path.endswith("resize/") else client_a.get
         response = method(path, {"memory_mib": 4096}, format="json")
         assert response.status_code == 404, path
@@ -303,8 +348,9 @@ FOREIGN_SERVER_ROUTES = [
 
 
 @pytest.mark.parametrize("method, action, payload", FOREIGN_SERVER_ROUTES)
-def test_customer_gets_404_on_another_customers_server(client_a, server_b, api_template, method,
-                                                       action, payload):
+def test_customer_gets_404_on_another_customers_server(
+    client_a, server_b, api_template, method, action, payload
+):
     if payload and "template" in payload:
         payload = {"template": api_template.pk}
     response = getattr(client_a, method)(url(server_b, action or None), payload, format="json")

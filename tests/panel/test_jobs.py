@@ -26,8 +26,12 @@ STEPS = [
 
 def _job(server, user, **kw):
     return job_create(
-        kind=kw.pop("kind", JobKind.RESIZE), server=server, requested_by=user, params={},
-        steps=STEPS, **kw,
+        kind=kw.pop("kind", JobKind.RESIZE),
+        server=server,
+        requested_by=user,
+        params={},
+        steps=STEPS,
+        **kw,
     )
 
 
@@ -135,7 +139,8 @@ def test_run_task_runs_only_its_own_steps_in_order(offline_server, customer):
     row = Job.objects.get(pk=job.pk)
     assert row.state == JobState.RUNNING and row.lease_token == ""  # handed on to the next task
     jobs.job_run_task(
-        job_id=job.pk, task_name="servers.tasks.start",
+        job_id=job.pk,
+        task_name="servers.tasks.start",
         handlers={"finish": lambda run: ran.append("finish")},
     )
     row = Job.objects.get(pk=job.pk)
@@ -152,7 +157,8 @@ def test_a_failing_step_fails_the_job_with_the_message_and_traceback(offline_ser
         raise PveTaskFailed("UPID:x", "resize failed: storage full", ["line 1", "TASK ERROR: x"])
 
     jobs.job_run_task(
-        job_id=job.pk, task_name="servers.tasks.resize",
+        job_id=job.pk,
+        task_name="servers.tasks.resize",
         handlers={"configure": lambda run: None, "resize_disk": boom},
     )
     row = Job.objects.get(pk=job.pk)
@@ -161,7 +167,9 @@ def test_a_failing_step_fails_the_job_with_the_message_and_traceback(offline_ser
     assert row.task_log.endswith("TASK ERROR: x")
     assert "PveTaskFailed" in row.traceback
     assert {s["name"]: s["state"] for s in row.steps} == {
-        "configure": "done", "resize_disk": "failed", "finish": "pending",
+        "configure": "done",
+        "resize_disk": "failed",
+        "finish": "pending",
     }
 
 

@@ -17,8 +17,12 @@ CLONE_POST = "POST /nodes/{node}/qemu/{vmid}/clone"
 
 def _failed(kind, server, **fields) -> Job:
     return Job.objects.create(
-        kind=kind, state=JobState.FAILED, server=server,
-        target_name=server.name if server else "gone", error="it broke", **fields,
+        kind=kind,
+        state=JobState.FAILED,
+        server=server,
+        target_name=server.name if server else "gone",
+        error="it broke",
+        **fields,
     )
 
 
@@ -44,7 +48,9 @@ def test_a_failed_resize_is_retried_and_succeeds(
     retried = job_retry(job=failed, user=staff_user)
 
     assert (retried.kind, retried.server_id, retried.pk != failed.pk) == (
-        JobKind.RESIZE, server.pk, True
+        JobKind.RESIZE,
+        server.pk,
+        True,
     )
     # Memory reached PVE in the failed job; only the disk is still to do.
     assert retried.params["disk_gib"] == 40 and "memory_mib" not in retried.params
@@ -59,7 +65,9 @@ def test_a_failed_resize_is_retried_and_succeeds(
     assert failed.state == JobState.FAILED and failed.result["retried_as"] == str(retried.pk)
     audit = AuditEntry.objects.get(action="job_retried")
     assert (audit.job_id, audit.actor, audit.details["retry_of"]) == (
-        retried.pk, staff_user, str(failed.pk)
+        retried.pk,
+        staff_user,
+        str(failed.pk),
     )
 
 
@@ -71,9 +79,17 @@ def test_a_failed_create_is_retried_by_a_create_that_skips_what_pve_holds(
     pve_sim.knobs.fail_next_tasks("qmstart", 1, "start failed: QEMU exited with code 1")
     failed = wait_for_job(
         services.server_create(
-            owner=customer, plan=plan, node=node, template=template, name="retry-me",
-            hostname="retry-me.example.com", cpu_cores=2, memory_mib=1024, disk_gib=15,
-            password="a-long-password", requested_by=customer,
+            owner=customer,
+            plan=plan,
+            node=node,
+            template=template,
+            name="retry-me",
+            hostname="retry-me.example.com",
+            cpu_cores=2,
+            memory_mib=1024,
+            disk_gib=15,
+            password="a-long-password",
+            requested_by=customer,
         ),
         worker=celery_worker_process,
     )
@@ -90,14 +106,22 @@ def test_a_failed_create_is_retried_by_a_create_that_skips_what_pve_holds(
     retried = wait_for_job(retried, worker=celery_worker_process)
     assert retried.state == JobState.SUCCEEDED, retried.error
     steps = {s["name"]: s["state"] for s in retried.steps}
-    assert steps == {"clone": "skipped", "configure": "done", "resize_disk": "skipped",
-                     "start": "done", "finish": "done"}
+    assert steps == {
+        "clone": "skipped",
+        "configure": "done",
+        "resize_disk": "skipped",
+        "start": "done",
+        "finish": "done",
+    }
     assert pve_sim.calls[CLONE_POST] == 1 and pve_sim.calls[RESIZE_PUT] == 1
     assert pve_sim.vm(server.vmid).status == "running"
     assert pve_sim.vm(server.vmid).merged_config().get("cipassword")  # set by the first attempt
     server.refresh_from_db()
     assert (server.status, server.cpu_cores, server.memory_mib, server.disk_gib) == (
-        ServerStatus.RUNNING, 2, 1024, 15
+        ServerStatus.RUNNING,
+        2,
+        1024,
+        15,
     )
 
 
@@ -105,11 +129,13 @@ def test_a_failed_create_is_retried_by_a_create_that_skips_what_pve_holds(
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("state", [JobState.SUCCEEDED, JobState.QUEUED, JobState.RUNNING,
-                                   JobState.CANCELLED])
+@pytest.mark.parametrize(
+    "state", [JobState.SUCCEEDED, JobState.QUEUED, JobState.RUNNING, JobState.CANCELLED]
+)
 def test_only_a_failed_job_can_be_retried(offline_server, staff_user, state):
-    job = Job.objects.create(kind=JobKind.RESIZE, state=state, server=offline_server,
-                             params={"disk_gib": 40})
+    job = Job.objects.create(
+        kind=JobKind.RESIZE, state=state, server=offline_server, params={"disk_gib": 40}
+    )
     with pytest.raises(ValidationError) as info:
         job_retry(job=job, user=staff_user)
     assert "Only a failed job can be retried" in _message(info)
@@ -158,7 +184,9 @@ def test_a_job_is_retried_once_and_never_beside_an_active_job(offline_server, st
 
     retried = job_retry(job=job, user=staff_user)
     assert (retried.kind, retried.state, retried.params["cpu_cores"]) == (
-        JobKind.RESIZE, JobState.QUEUED, 4
+        JobKind.RESIZE,
+        JobState.QUEUED,
+        4,
     )
     Job.objects.filter(pk=retried.pk).update(state=JobState.FAILED)
     with pytest.raises(ValidationError) as info:
@@ -180,5 +208,7 @@ def test_a_retried_power_job_keeps_its_action(offline_server, staff_user):
     job = _failed(JobKind.POWER, offline_server, params={"action": "reboot"})
     retried = job_retry(job=job, user=staff_user)
     assert (retried.kind, retried.params, retried.server_id) == (
-        JobKind.POWER, {"action": "reboot"}, offline_server.pk
+        JobKind.POWER,
+        {"action": "reboot"},
+        offline_server.pk,
     )

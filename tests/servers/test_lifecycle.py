@@ -39,9 +39,18 @@ def test_create_clones_configures_resizes_and_starts(
     celery_worker_process, pve_sim, node, template, plan, customer
 ):
     job = services.server_create(
-        owner=customer, plan=plan, node=node, template=template, name="Web",
-        hostname="web1.example.com", cpu_cores=2, memory_mib=3072, disk_gib=25,
-        password="a-long-password", ssh_keys=SSH_KEY, requested_by=customer,
+        owner=customer,
+        plan=plan,
+        node=node,
+        template=template,
+        name="Web",
+        hostname="web1.example.com",
+        cpu_cores=2,
+        memory_mib=3072,
+        disk_gib=25,
+        password="a-long-password",
+        ssh_keys=SSH_KEY,
+        requested_by=customer,
     )
     job = succeeded(job, celery_worker_process)
     server = Server.objects.get(pk=job.server_id)
@@ -59,8 +68,11 @@ def test_create_clones_configures_resizes_and_starts(
     assert server.status == ServerStatus.RUNNING
     assert job.params["password_encrypted"] == ""  # the secret is gone once PVE has it
     assert [s["state"] for s in job.steps] == ["done"] * 5
-    assert all(s["upid"].startswith("UPID:pve1:") for s in job.steps if s["name"] != "finish"
-               and s["name"] != "configure")
+    assert all(
+        s["upid"].startswith("UPID:pve1:")
+        for s in job.steps
+        if s["name"] != "finish" and s["name"] != "configure"
+    )
 
 
 def test_resize_changes_cores_memory_and_grows_the_disk(
@@ -83,8 +95,8 @@ def test_a_resize_pve_already_holds_is_not_sent_again(
     celery_worker_process, pve_sim, server, customer
 ):
     # PVE already has the 30 GiB (say, an earlier attempt applied it); the panel's row lags.
-    pve_sim.vm(server.vmid).config["scsi0"] = pve_sim.vm(server.vmid).config["scsi0"].replace(
-        "size=20G", "size=30G"
+    pve_sim.vm(server.vmid).config["scsi0"] = (
+        pve_sim.vm(server.vmid).config["scsi0"].replace("size=20G", "size=30G")
     )
     job = succeeded(
         services.server_resize(server=server, user=customer, disk_gib=30), celery_worker_process
@@ -104,26 +116,27 @@ def test_a_resize_pve_already_holds_is_not_sent_again(
         (True, "reboot", "running"),
     ],
 )
-def test_power_actions(celery_worker_process, pve_sim, server_factory, customer, running,
-                       action, after):
+def test_power_actions(
+    celery_worker_process, pve_sim, server_factory, customer, running, action, after
+):
     server = server_factory(running=running)
-    succeeded(services.server_power(server=server, user=customer, action=action),
-              celery_worker_process)
+    succeeded(
+        services.server_power(server=server, user=customer, action=action), celery_worker_process
+    )
     assert pve_sim.vm(server.vmid).status == after
     server.refresh_from_db()
     assert server.status == after
 
 
-def test_delete_destroys_the_vm_and_keeps_the_job(
-    celery_worker_process, pve_sim, server, customer
-):
+def test_delete_destroys_the_vm_and_keeps_the_job(celery_worker_process, pve_sim, server, customer):
     vmid, name = server.vmid, server.name
     job = succeeded(services.server_delete(server=server, user=customer), celery_worker_process)
     assert pve_sim.vm(vmid) is None
     assert not Server.objects.filter(pk=server.pk).exists()
     assert job.server_id is None and job.target_name == name and job.owner == customer
-    assert not any(f"vm-{vmid}-" in v for v in
-                   pve_sim.state.nodes["pve1"].storages["local-lvm"].volumes)  # purged
+    assert not any(
+        f"vm-{vmid}-" in v for v in pve_sim.state.nodes["pve1"].storages["local-lvm"].volumes
+    )  # purged
 
 
 def test_rebuild_reinstalls_from_the_template_under_the_same_vmid(
@@ -131,8 +144,9 @@ def test_rebuild_reinstalls_from_the_template_under_the_same_vmid(
 ):
     pve_sim.vm(server.vmid).config["ciuser"] = "was-here-before"
     job = succeeded(
-        services.server_rebuild(server=server, user=customer, template=template,
-                                password="fresh-password"),
+        services.server_rebuild(
+            server=server, user=customer, template=template, password="fresh-password"
+        ),
         celery_worker_process,
     )
     config = vm_config(pve_sim, server.vmid)
@@ -185,8 +199,9 @@ def test_sync_of_a_vm_gone_from_pve_marks_the_server_error(
 ):
     with pve_sim.state.lock:
         del pve_sim.state.nodes["pve1"].vms[server.vmid]
-    job = wait_for_job(services.server_sync(server=server, user=staff_user),
-                       worker=celery_worker_process)
+    job = wait_for_job(
+        services.server_sync(server=server, user=staff_user), worker=celery_worker_process
+    )
     assert job.state == JobState.FAILED and "does not exist" in job.error
     assert job.result["drift"] == {"vm": "missing"}
     server.refresh_from_db()

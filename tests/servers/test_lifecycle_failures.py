@@ -26,9 +26,17 @@ def test_lock_contention_on_configure_after_clone_succeeds_through_retries(
     vmid = 777
     pve_sim.knobs.set_task_duration("qmclone", 1.5)
     job = services.server_create(
-        owner=customer, plan=plan, node=node, template=template, name="locked",
-        hostname="locked.example.com", cpu_cores=3, memory_mib=1024, disk_gib=12,
-        requested_by=staff_user, vmid=vmid,
+        owner=customer,
+        plan=plan,
+        node=node,
+        template=template,
+        name="locked",
+        hostname="locked.example.com",
+        cpu_cores=3,
+        memory_mib=1024,
+        disk_gib=12,
+        requested_by=staff_user,
+        vmid=vmid,
     )
     # As soon as the clone has created the VM, someone else holds its lock file for a while,
     # past the clone's end, so the configure step meets it.
@@ -97,8 +105,15 @@ def test_a_failed_clone_leaves_the_server_in_error_with_the_reason(
     pve_sim.knobs.fail_next_tasks("qmclone", 1, "clone failed: storage 'local-lvm' is offline")
     job = wait_for_job(
         services.server_create(
-            owner=customer, plan=plan, node=node, template=template, name="doomed",
-            hostname="doomed.example.com", cpu_cores=1, memory_mib=512, disk_gib=10,
+            owner=customer,
+            plan=plan,
+            node=node,
+            template=template,
+            name="doomed",
+            hostname="doomed.example.com",
+            cpu_cores=1,
+            memory_mib=512,
+            disk_gib=10,
             requested_by=customer,
         ),
         worker=celery_worker_process,
@@ -148,8 +163,15 @@ def test_the_node_cap_on_heavy_tasks_queues_clones(
     pve_sim.knobs.set_task_duration("qmclone", 1.0)
     jobs = [
         services.server_create(
-            owner=customer, plan=plan, node=node, template=template, name=f"burst-{n}",
-            hostname=f"burst-{n}.example.com", cpu_cores=1, memory_mib=512, disk_gib=10,
+            owner=customer,
+            plan=plan,
+            node=node,
+            template=template,
+            name=f"burst-{n}",
+            hostname=f"burst-{n}.example.com",
+            cpu_cores=1,
+            memory_mib=512,
+            disk_gib=10,
             requested_by=customer,
         )
         for n in range(3)
@@ -160,7 +182,8 @@ def test_the_node_cap_on_heavy_tasks_queues_clones(
         assert time.monotonic() < deadline, "the burst did not finish"
         with pve_sim.state.lock:
             running = [
-                t for t in pve_sim.state.tasks.values()
+                t
+                for t in pve_sim.state.tasks.values()
                 if t.type == "qmclone" and t.status == "running"
             ]
         most_clones_at_once = max(most_clones_at_once, len(running))
@@ -176,8 +199,15 @@ def test_a_server_whose_create_failed_can_be_deleted_without_touching_pve(
     pve_sim.knobs.fail_next_tasks("qmclone", 1, "clone failed: out of space")
     job = wait_for_job(
         services.server_create(
-            owner=customer, plan=plan, node=node, template=template, name="half",
-            hostname="half.example.com", cpu_cores=1, memory_mib=512, disk_gib=10,
+            owner=customer,
+            plan=plan,
+            node=node,
+            template=template,
+            name="half",
+            hostname="half.example.com",
+            cpu_cores=1,
+            memory_mib=512,
+            disk_gib=10,
             requested_by=customer,
         ),
         worker=celery_worker_process,
@@ -195,9 +225,7 @@ def test_a_server_whose_create_failed_can_be_deleted_without_touching_pve(
     assert pve_sim.calls["DELETE /nodes/{node}/qemu/{vmid}"] == 0
 
 
-def test_delete_refuses_a_vm_that_lost_the_marker(
-    celery_worker_process, pve_sim, server, customer
-):
+def test_delete_refuses_a_vm_that_lost_the_marker(celery_worker_process, pve_sim, server, customer):
     """A confirmed server whose VMID now holds a VM without our marker: never destroyed."""
     pve_sim.vm(server.vmid).config["description"] = "reused by staff"
     job = wait_for_job(

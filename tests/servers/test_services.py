@@ -174,15 +174,17 @@ def _create(**overrides):
     return values
 
 
-def test_create_validates_everything_at_once(
-    offline_node, offline_template, plan, customer
-):
+def test_create_validates_everything_at_once(offline_node, offline_template, plan, customer):
     with pytest.raises(ValidationError) as info:
         services.server_create(
-            owner=customer, plan=plan, node=offline_node, template=offline_template,
+            owner=customer,
+            plan=plan,
+            node=offline_node,
+            template=offline_template,
             requested_by=customer,
-            **_create(hostname="not a host!", cpu_cores=0, disk_gib=5, password="x",
-                      ssh_keys="not-a-key"),
+            **_create(
+                hostname="not a host!", cpu_cores=0, disk_gib=5, password="x", ssh_keys="not-a-key"
+            ),
         )
     errors = _errors(info)
     assert set(errors) == {"hostname", "cpu_cores", "disk_gib", "password", "ssh_keys"}
@@ -196,8 +198,12 @@ def test_create_records_a_provisioning_server_and_the_chain(
     offline_node, offline_template, plan, customer, staff_user
 ):
     job = services.server_create(
-        owner=customer, plan=plan, node=offline_node, template=offline_template,
-        requested_by=staff_user, vmid=4321,
+        owner=customer,
+        plan=plan,
+        node=offline_node,
+        template=offline_template,
+        requested_by=staff_user,
+        vmid=4321,
         **_create(password="s3cret-pass", ssh_keys="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA me@x"),
     )
     server = job.server
@@ -205,8 +211,11 @@ def test_create_records_a_provisioning_server_and_the_chain(
     assert (server.cpu_cores, server.memory_mib, server.disk_gib) == (0, 0, 0)  # nothing confirmed
     assert job.owner == customer and job.requested_by == staff_user
     assert [(s["name"], s["task"].rsplit(".", 1)[1]) for s in job.steps] == [
-        ("clone", "clone"), ("configure", "configure"), ("resize_disk", "resize"),
-        ("start", "start"), ("finish", "start"),
+        ("clone", "clone"),
+        ("configure", "configure"),
+        ("resize_disk", "resize"),
+        ("start", "start"),
+        ("finish", "start"),
     ]
     assert "s3cret-pass" not in str(job.params)
 
@@ -216,8 +225,13 @@ def test_create_refuses_a_vmid_already_used_on_the_node(
 ):
     with pytest.raises(ValidationError) as info:
         services.server_create(
-            owner=customer, plan=plan, node=offline_node, template=offline_template,
-            requested_by=customer, vmid=offline_server.vmid, **_create(),
+            owner=customer,
+            plan=plan,
+            node=offline_node,
+            template=offline_template,
+            requested_by=customer,
+            vmid=offline_server.vmid,
+            **_create(),
         )
     assert "already used" in _errors(info)["vmid"][0]
 

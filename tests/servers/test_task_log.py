@@ -61,9 +61,20 @@ class ScriptedPve:
 @pytest.fixture
 def running_job(offline_server):
     return Job.objects.create(
-        kind=JobKind.RESIZE, state=JobState.RUNNING, server=offline_server, lease_token="held",
-        steps=[{"name": "resize_disk", "label": "Grow the disk", "task": "t", "state": "running",
-                "upid": UPID, "upid_node": "pve1"}],
+        kind=JobKind.RESIZE,
+        state=JobState.RUNNING,
+        server=offline_server,
+        lease_token="held",
+        steps=[
+            {
+                "name": "resize_disk",
+                "label": "Grow the disk",
+                "task": "t",
+                "state": "running",
+                "upid": UPID,
+                "upid_node": "pve1",
+            }
+        ],
     )
 
 
@@ -71,8 +82,16 @@ def _wait(pve, clock, run):
     follower = run.follow_task_log(
         lambda: pve.task_log_tail("pve1", UPID, lines=50), every_s=2.0, clock=clock
     )
-    return wait_for_task(pve, UPID, timeout_s=600, clock=clock, sleep=clock.sleep,
-                         on_poll=follower, first_interval_s=0.05, max_interval_s=0.25)
+    return wait_for_task(
+        pve,
+        UPID,
+        timeout_s=600,
+        clock=clock,
+        sleep=clock.sleep,
+        on_poll=follower,
+        first_interval_s=0.05,
+        max_interval_s=0.25,
+    )
 
 
 @pytest.mark.django_db
@@ -114,14 +133,16 @@ def test_a_log_that_cannot_be_read_does_not_fail_the_wait(running_job):
 def test_a_successful_resize_keeps_the_task_log_ending_in_task_ok(
     celery_worker_process, pve_sim, server, customer, client
 ):
-    job = wait_for_job(services.server_resize(server=server, user=customer, disk_gib=40),
-                       worker=celery_worker_process)
+    job = wait_for_job(
+        services.server_resize(server=server, user=customer, disk_gib=40),
+        worker=celery_worker_process,
+    )
     assert job.state == JobState.SUCCEEDED, job.error
     lines = job.task_log.splitlines()
     assert lines[-1] == "TASK OK"
     assert any("successfully resized" in line for line in lines)
     task = next(t for t in pve_sim.state.tasks.values() if t.type == "resize")
-    assert lines == task.log[-len(lines):]  # the simulator's own lines, as PVE wrote them
+    assert lines == task.log[-len(lines) :]  # the simulator's own lines, as PVE wrote them
 
     client.force_login(customer)
     calls_before = sum(pve_sim.calls.values())
@@ -137,12 +158,20 @@ def test_the_task_log_shows_while_the_task_runs(
 ):
     pve_sim.knobs.set_task_duration("qmclone", 6.0)
     job = services.server_create(
-        owner=customer, plan=plan, node=node, template=template, name="watched",
-        hostname="watched.example.com", cpu_cores=1, memory_mib=512, disk_gib=10,
+        owner=customer,
+        plan=plan,
+        node=node,
+        template=template,
+        name="watched",
+        hostname="watched.example.com",
+        cpu_cores=1,
+        memory_mib=512,
+        disk_gib=10,
         requested_by=customer,
     )
-    seen = wait_for_job(job, worker=celery_worker_process,
-                        until=lambda row: row.task_log or row.is_finished)
+    seen = wait_for_job(
+        job, worker=celery_worker_process, until=lambda row: row.task_log or row.is_finished
+    )
     assert seen.state == JobState.RUNNING and seen.current_step == "clone"
     assert "create full clone" in seen.task_log and "TASK OK" not in seen.task_log
 

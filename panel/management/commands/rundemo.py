@@ -76,9 +76,19 @@ class Command(BaseCommand):
             children.append(
                 subprocess.Popen(
                     [
-                        sys.executable, "-m", "celery", "-A", "config", "worker", "--beat",
-                        "--schedule", str(var_dir / "celerybeat-schedule"),
-                        "--loglevel", "INFO", "--concurrency", "4",
+                        sys.executable,
+                        "-m",
+                        "celery",
+                        "-A",
+                        "config",
+                        "worker",
+                        "--beat",
+                        "--schedule",
+                        str(var_dir / "celerybeat-schedule"),
+                        "--loglevel",
+                        "INFO",
+                        "--concurrency",
+                        "4",
                     ],
                     env=env,
                 )
