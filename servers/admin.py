@@ -10,14 +10,15 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from panel.jobs import JobConflict
 from servers import services
-from servers.forms import RebuildForm, ResizeForm, add_service_errors
+from servers.forms import OrderServerForm, RebuildForm, ResizeForm, add_service_errors
 from servers.models import Plan, Server
 
 
@@ -115,10 +116,48 @@ class ServerAdmin(admin.ModelAdmin):
         "delete_servers",
     )
 
-    # A server is created by a job (API or customer order) and deleted by one: the admin's plain
-    # add and delete would write around PVE.
-    def has_add_permission(self, request) -> bool:
-        return False
+    # A server is created by a job and deleted by one: the admin's plain add and delete would
+    # write around PVE. Adding is offered (to holders of servers.add_server) by `add_view`, which
+    # orders the server through the service; deleting only by the "Delete on PVE" action.
+    # (`has_add_permission` is Django's own: staff holding servers.add_server.)
+    def add_view(self, request, form_url="", extra_context=None):
+        """Order a new server: `services.server_create` checks it, records the server
+        (provisioning) and queues the create job; the worker, not this request, talks to PVE."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        if request.method == "POST":
+            form = OrderServerForm(request.POST)
+            if form.is_valid():
+                try:
+                    job = services.server_create(requested_by=request.user, **form.order())
+                except ValidationError as exc:
+                    add_service_errors(form, exc)
+                else:
+                    server = job.server
+                    self.message_user(
+                        request,
+                        format_html(
+                            'Server {} is being created (job <a href="{}">#{}</a>).',
+                            server,
+                            reverse("admin:panel_job_change", args=[job.pk]),
+                            job.pk,
+                        ),
+                        messages.SUCCESS,
+                    )
+                    return HttpResponseRedirect(
+                        reverse("admin:servers_server_change", args=[server.pk])
+                    )
+        else:
+            form = OrderServerForm(initial=request.GET.dict() if request.GET else None)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Add server",
+            "opts": self.model._meta,
+            "form": form,
+            "submit_label": "Create server",
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, "admin/servers/server/add_form.html", context)
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False

@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 from django import forms
+from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
-from nodes.models import Template
+from nodes.models import Node, Template
 from panel.templatetags.panel_ui import mib
-from servers.models import Server
+from servers.models import Plan, Server
 
 POWER_ACTIONS = (
     ("start", "Start"),
@@ -162,3 +163,76 @@ class ResetPasswordForm(forms.Form):
         if first and second and first != second:
             self.add_error("password_again", "The two passwords differ.")
         return cleaned
+
+
+class OrderServerForm(forms.Form):
+    """Staff's order for a new server (admin). The shape of the input only: the order itself,
+    with the plan's limits and the node's room, is checked by ``services.server_create``."""
+
+    owner = forms.ModelChoiceField(
+        queryset=get_user_model().objects.none(), help_text="The customer who owns the server."
+    )
+    plan = forms.ModelChoiceField(queryset=Plan.objects.none())
+    node = forms.ModelChoiceField(queryset=Node.objects.none())
+    template = forms.ModelChoiceField(
+        queryset=Template.objects.none(), help_text="Must be on the chosen node."
+    )
+    name = forms.CharField(max_length=100)
+    hostname = forms.CharField(max_length=253, help_text="e.g. web1.example.com")
+    cpu_cores = forms.IntegerField(label="CPU cores", min_value=1)
+    memory_mib = forms.IntegerField(
+        label="Memory (MiB)", min_value=256, help_text="1 GiB = 1024 MiB."
+    )
+    disk_gib = forms.IntegerField(
+        label="Disk (GiB)", min_value=1, help_text="At least the template's disk."
+    )
+    password = forms.CharField(
+        label="Root password",
+        required=False,
+        strip=False,
+        max_length=128,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="Optional; set by cloud-init.",
+    )
+    ssh_keys = forms.CharField(
+        label="SSH keys",
+        required=False,
+        max_length=16384,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="Optional; authorized public keys, one a line.",
+    )
+    vmid = forms.IntegerField(
+        label="VMID",
+        required=False,
+        min_value=100,
+        max_value=999_999_999,
+        help_text="Optional; by default PVE's next free one.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        fields = self.fields
+        fields["owner"].queryset = (
+            get_user_model().objects.filter(is_active=True).order_by("username")
+        )
+        fields["plan"].queryset = Plan.objects.filter(is_active=True).order_by("name")
+        fields["node"].queryset = Node.objects.filter(is_enabled=True).order_by("name")
+        fields["template"].queryset = (
+            Template.objects.filter(is_active=True).select_related("node").order_by("node", "name")
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        node, template = cleaned.get("node"), cleaned.get("template")
+        if node is not None and template is not None and template.node_id != node.pk:
+            self.add_error(
+                "template", f"The template {template.name} is not on the node {node.name}."
+            )
+        return cleaned
+
+    def order(self) -> dict:
+        """The keyword arguments for ``services.server_create`` (all but ``requested_by``)."""
+        data = dict(self.cleaned_data)
+        data["password"] = data.get("password") or ""
+        data["ssh_keys"] = data.get("ssh_keys") or ""
+        return data

@@ -138,8 +138,8 @@ def test_delete_asks_for_confirmation_first(admin_client, server_a, no_pve_calls
     assert Server.objects.filter(pk=server_a.pk).exists()  # gone only when PVE confirms
 
 
-def test_plain_add_and_delete_are_not_offered(admin_client, server_a):
-    assert admin_client.get(f"{CHANGELIST}add/").status_code == 403
+def test_plain_delete_is_not_offered(admin_client, server_a):
+    # (adding is an order through the service: tests/admin/test_server_add_admin.py)
     assert admin_client.get(f"{CHANGELIST}{server_a.pk}/delete/").status_code == 403
     assert "delete_selected" not in admin_client.get(CHANGELIST).content.decode()
 
