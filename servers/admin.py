@@ -257,16 +257,19 @@ class ServerAdmin(admin.ModelAdmin):
 
     # --- actions ----------------------------------------------------------------------------
 
-    @admin.action(description="Resize (CPU, memory, disk)…")
-    def resize_server(self, request, queryset):
+    def _form_action(self, request, queryset, *, form_class, start, action, title, submit, **page):
+        """One server, a form, then `start(server, form)` creating the job: the shared flow of the
+        actions that need input. Refusals from the service show on the form."""
         server = self._single(request, queryset)
         if server is None:
             return None
-        if "apply" in request.POST:
-            form = ResizeForm(request.POST, server=server)
+        if "apply" not in request.POST:
+            form = form_class(server=server)
+        else:
+            form = form_class(request.POST, server=server)
             if form.is_valid():
                 try:
-                    job = services.server_resize(server=server, user=request.user, **form.changes())
+                    job = start(server, form)
                 except JobConflict as exc:
                     self._conflict(request, server, exc)
                     return None
@@ -275,48 +278,44 @@ class ServerAdmin(admin.ModelAdmin):
                 else:
                     self._job_queued(request, server, job)
                     return None
-        else:
-            form = ResizeForm(server=server)
         return self._form_page(
             request,
             server=server,
             form=form,
+            action=action,
+            title=title(server),
+            submit=submit,
+            **page,
+        )
+
+    @admin.action(description="Resize (CPU, memory, disk)…")
+    def resize_server(self, request, queryset):
+        return self._form_action(
+            request,
+            queryset,
+            form_class=ResizeForm,
+            start=lambda server, form: services.server_resize(
+                server=server, user=request.user, **form.changes()
+            ),
             action="resize_server",
-            title=f"Resize {server}",
+            title=lambda server: f"Resize {server}",
             submit="Resize",
         )
 
     @admin.action(description="Rebuild from a template…")
     def rebuild_server(self, request, queryset):
-        server = self._single(request, queryset)
-        if server is None:
-            return None
-        if "apply" in request.POST:
-            form = RebuildForm(request.POST, server=server)
-            if form.is_valid():
-                try:
-                    job = services.server_rebuild(
-                        server=server,
-                        user=request.user,
-                        template=form.cleaned_data["template"],
-                        password=form.cleaned_data.get("password") or "",
-                    )
-                except JobConflict as exc:
-                    self._conflict(request, server, exc)
-                    return None
-                except ValidationError as exc:
-                    add_service_errors(form, exc)
-                else:
-                    self._job_queued(request, server, job)
-                    return None
-        else:
-            form = RebuildForm(server=server)
-        return self._form_page(
+        return self._form_action(
             request,
-            server=server,
-            form=form,
+            queryset,
+            form_class=RebuildForm,
+            start=lambda server, form: services.server_rebuild(
+                server=server,
+                user=request.user,
+                template=form.cleaned_data["template"],
+                password=form.cleaned_data.get("password") or "",
+            ),
             action="rebuild_server",
-            title=f"Rebuild {server}",
+            title=lambda server: f"Rebuild {server}",
             submit="Rebuild",
             warning="Rebuilding erases everything on the server's disk.",
         )
