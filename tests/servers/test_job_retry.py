@@ -74,22 +74,12 @@ def test_a_failed_resize_is_retried_and_succeeds(
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_a_failed_create_is_retried_by_a_create_that_skips_what_pve_holds(
-    celery_worker_process, pve_sim, node, template, plan, customer, staff_user
+    celery_worker_process, pve_sim, node, template, plan, customer, staff_user, order_server
 ):
     pve_sim.knobs.fail_next_tasks("qmstart", 1, "start failed: QEMU exited with code 1")
     failed = wait_for_job(
-        services.server_create(
-            owner=customer,
-            plan=plan,
-            node=node,
-            template=template,
-            name="retry-me",
-            hostname="retry-me.example.com",
-            cpu_cores=2,
-            memory_mib=1024,
-            disk_gib=15,
-            password="a-long-password",
-            requested_by=customer,
+        order_server(
+            name="retry-me", cpu_cores=2, memory_mib=1024, disk_gib=15, password="a-long-password"
         ),
         worker=celery_worker_process,
     )

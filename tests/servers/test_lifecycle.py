@@ -36,13 +36,9 @@ def succeeded(job, worker) -> Job:
 
 
 def test_create_clones_configures_resizes_and_starts(
-    celery_worker_process, pve_sim, node, template, plan, customer
+    celery_worker_process, pve_sim, node, template, plan, customer, order_server
 ):
-    job = services.server_create(
-        owner=customer,
-        plan=plan,
-        node=node,
-        template=template,
+    job = order_server(
         name="Web",
         hostname="web1.example.com",
         cpu_cores=2,
@@ -50,7 +46,6 @@ def test_create_clones_configures_resizes_and_starts(
         disk_gib=25,
         password="a-long-password",
         ssh_keys=SSH_KEY,
-        requested_by=customer,
     )
     job = succeeded(job, celery_worker_process)
     server = Server.objects.get(pk=job.server_id)

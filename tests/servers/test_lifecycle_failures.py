@@ -100,22 +100,11 @@ def test_a_failed_pve_task_fails_the_job_with_pves_message(
 
 
 def test_a_failed_clone_leaves_the_server_in_error_with_the_reason(
-    celery_worker_process, pve_sim, node, template, plan, customer
+    celery_worker_process, pve_sim, node, template, plan, customer, order_server
 ):
     pve_sim.knobs.fail_next_tasks("qmclone", 1, "clone failed: storage 'local-lvm' is offline")
     job = wait_for_job(
-        services.server_create(
-            owner=customer,
-            plan=plan,
-            node=node,
-            template=template,
-            name="doomed",
-            hostname="doomed.example.com",
-            cpu_cores=1,
-            memory_mib=512,
-            disk_gib=10,
-            requested_by=customer,
-        ),
+        order_server(name="doomed"),
         worker=celery_worker_process,
     )
     assert job.state == JobState.FAILED and "storage 'local-lvm' is offline" in job.error
@@ -156,26 +145,12 @@ def test_two_concurrent_resizes_never_give_two_active_jobs(
 
 
 def test_the_node_cap_on_heavy_tasks_queues_clones(
-    celery_worker_process, pve_sim, node, template, plan, customer
+    celery_worker_process, pve_sim, node, template, plan, customer, order_server
 ):
     node.max_concurrent_heavy_tasks = 1
     node.save()
     pve_sim.knobs.set_task_duration("qmclone", 1.0)
-    jobs = [
-        services.server_create(
-            owner=customer,
-            plan=plan,
-            node=node,
-            template=template,
-            name=f"burst-{n}",
-            hostname=f"burst-{n}.example.com",
-            cpu_cores=1,
-            memory_mib=512,
-            disk_gib=10,
-            requested_by=customer,
-        )
-        for n in range(3)
-    ]
+    jobs = [order_server(name=f"burst-{n}") for n in range(3)]
     most_clones_at_once = 0
     deadline = time.monotonic() + 120
     while Job.objects.filter(pk__in=[j.pk for j in jobs], state__in=ACTIVE_JOB_STATES).exists():
@@ -194,22 +169,11 @@ def test_the_node_cap_on_heavy_tasks_queues_clones(
 
 
 def test_a_server_whose_create_failed_can_be_deleted_without_touching_pve(
-    celery_worker_process, pve_sim, node, template, plan, customer
+    celery_worker_process, pve_sim, node, template, plan, customer, order_server
 ):
     pve_sim.knobs.fail_next_tasks("qmclone", 1, "clone failed: out of space")
     job = wait_for_job(
-        services.server_create(
-            owner=customer,
-            plan=plan,
-            node=node,
-            template=template,
-            name="half",
-            hostname="half.example.com",
-            cpu_cores=1,
-            memory_mib=512,
-            disk_gib=10,
-            requested_by=customer,
-        ),
+        order_server(name="half"),
         worker=celery_worker_process,
     )
     server = Server.objects.get(pk=job.server_id)

@@ -154,21 +154,10 @@ def test_a_successful_resize_keeps_the_task_log_ending_in_task_ok(
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_the_task_log_shows_while_the_task_runs(
-    celery_worker_process, pve_sim, node, template, plan, customer, client
+    celery_worker_process, pve_sim, node, template, plan, customer, client, order_server
 ):
     pve_sim.knobs.set_task_duration("qmclone", 6.0)
-    job = services.server_create(
-        owner=customer,
-        plan=plan,
-        node=node,
-        template=template,
-        name="watched",
-        hostname="watched.example.com",
-        cpu_cores=1,
-        memory_mib=512,
-        disk_gib=10,
-        requested_by=customer,
-    )
+    job = order_server(name="watched")
     seen = wait_for_job(
         job, worker=celery_worker_process, until=lambda row: row.task_log or row.is_finished
     )
