@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.admin.utils import flatten_fieldsets
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from panel.models import User
@@ -75,30 +76,8 @@ class JobAdmin(admin.ModelAdmin):
         ("Outcome", {"fields": ("error", "result_display", "traceback_display")}),
         ("Times", {"fields": ("created_at", "started_at", "finished_at", "heartbeat_at")}),
     )
-    readonly_fields = (
-        "id",
-        "kind",
-        "state",
-        "server",
-        "target_name",
-        "owner",
-        "requested_by",
-        "progress",
-        "current_step",
-        "attempts",
-        "params_display",
-        "steps_display",
-        "upid",
-        "upid_node",
-        "task_log_display",
-        "error",
-        "result_display",
-        "traceback_display",
-        "created_at",
-        "started_at",
-        "finished_at",
-        "heartbeat_at",
-    )
+    # Every field shown is read-only: a job is history, changed only by the engine.
+    readonly_fields = flatten_fieldsets(fieldsets)
 
     def has_add_permission(self, request) -> bool:
         return False
