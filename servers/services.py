@@ -25,7 +25,7 @@ from panel.jobs import (
     register_retry_handler,
 )
 from panel.models import AuditEntry, Job, JobKind
-from servers.models import Plan, Server, ServerStatus
+from servers.models import SERVER_JOB_KINDS, Plan, Server, ServerStatus
 
 __all__ = [
     "JobConflict",
@@ -670,15 +670,4 @@ def server_job_retry(*, job: Job, user) -> Job:
     return simple[job.kind](server=server, user=user)
 
 
-RETRYABLE_KINDS = (
-    JobKind.CREATE,
-    JobKind.RESIZE,
-    JobKind.POWER,
-    JobKind.REBUILD,
-    JobKind.RESET_PASSWORD,
-    JobKind.DELETE,
-    JobKind.SUSPEND,
-    JobKind.UNSUSPEND,
-    JobKind.SYNC,
-)
-register_retry_handler(kinds=RETRYABLE_KINDS, handler=server_job_retry)
+register_retry_handler(kinds=SERVER_JOB_KINDS, handler=server_job_retry)

@@ -42,7 +42,7 @@ from proxmox.units import GIB
 from proxmox.upid import parse_upid
 from proxmox.vmconfig import DISK_KEYS, boot_disk
 from proxmox.waiting import retry_on_lock, wait_for_task, wait_until_unlocked
-from servers.models import Server, ServerStatus
+from servers.models import SERVER_JOB_KINDS, Server, ServerStatus
 
 logger = logging.getLogger(__name__)
 
@@ -658,17 +658,7 @@ def server_after_failure(job: Job) -> None:
 
 
 register_failure_hook(
-    kinds=[
-        JobKind.CREATE,
-        JobKind.RESIZE,
-        JobKind.POWER,
-        JobKind.REBUILD,
-        JobKind.RESET_PASSWORD,
-        JobKind.DELETE,
-        JobKind.SUSPEND,
-        JobKind.UNSUSPEND,
-        JobKind.SYNC,
-    ],
+    kinds=SERVER_JOB_KINDS,
     hook=server_after_failure,
 )
 
