@@ -45,8 +45,8 @@ from django.db import connection  # noqa: E402
 
 from nodes.models import Node, Template  # noqa: E402
 from panel.models import FINISHED_JOB_STATES, Job, JobState  # noqa: E402
-from proxmox.simulator import PveSimulator  # noqa: E402
 from proxmox.upid import parse_upid  # noqa: E402
+from pvesim import PveSimulator  # noqa: E402
 from servers import services  # noqa: E402
 from servers.models import Plan  # noqa: E402
 

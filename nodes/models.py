@@ -3,7 +3,7 @@ from django.db import models
 
 from panel.fields import EncryptedTextField
 
-# PVE's own formats (pve-node, API token id); see proxmox/schema/pve-api.json.
+# PVE's own formats (pve-node, API token id); see pvesim/schema/pve-api.json.
 PVE_NODE_NAME_RE = r"^[a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?$"
 PVE_TOKEN_ID_RE = r"^[^\s@!:]+@[A-Za-z][A-Za-z0-9.\-_]+![A-Za-z][A-Za-z0-9.\-_]+$"
 SHA256_FINGERPRINT_RE = r"^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$"

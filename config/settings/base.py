@@ -31,7 +31,6 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "panel",
-    "proxmox",  # plain Python, no models: registered for the pvesim management command
     "nodes",
     "servers",
     "backups",

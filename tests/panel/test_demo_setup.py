@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
 from nodes.models import Node, Template
-from proxmox.simulator.seed import seed_demo
+from pvesim.seed import seed_demo
 from servers.models import Plan, Server, ServerStatus
 from servers.steps import has_marker
 

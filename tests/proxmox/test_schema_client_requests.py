@@ -19,7 +19,7 @@ import pytest
 import responses
 
 from proxmox.client import PveClient
-from proxmox.schema import find_endpoint, validate_request
+from pvesim.schema import find_endpoint, validate_request
 from tests.proxmox.pve_http import API, make_client
 
 UPID = "UPID:pve1:0000C346:165A0CE4:68D7279C:qmclone:9000:panel@pve!panel:"

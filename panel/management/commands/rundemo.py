@@ -49,7 +49,8 @@ class Command(BaseCommand):
             children.append(
                 subprocess.Popen(
                     [
-                        *manage,
+                        sys.executable,
+                        "-m",
                         "pvesim",
                         "--port",
                         str(sim_port),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from proxmox.simulator.server import PveSimulator
+    from pvesim.server import PveSimulator
 
 
 def admin_request(sim: PveSimulator, method: str, path: str, doc: dict):

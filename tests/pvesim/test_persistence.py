@@ -13,9 +13,9 @@ from pathlib import Path
 
 import requests
 
-from proxmox.simulator import PveSimulator
-from proxmox.simulator.seed import seed_demo
 from proxmox.tls import FingerprintAdapter
+from pvesim import PveSimulator
+from pvesim.seed import seed_demo
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -89,7 +89,7 @@ def test_pvesim_command_serves_and_writes_its_info_file(tmp_path):
     proc = subprocess.Popen(
         [
             sys.executable,
-            str(ROOT / "manage.py"),
+            "-m",
             "pvesim",
             "--port",
             "0",

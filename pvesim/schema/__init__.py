@@ -17,7 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote
 
-from proxmox.schema.formats import check_named_format
+from pvesim.schema.formats import check_named_format
 
 SCHEMA_FILE = Path(__file__).resolve().parent / "pve-api.json"
 API_PREFIX = "/api2/json"

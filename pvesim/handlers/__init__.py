@@ -1,6 +1,6 @@
 """Endpoint handlers; importing this package registers every route in ``api.ROUTES``."""
 
-from proxmox.simulator.handlers import (  # noqa: F401
+from pvesim.handlers import (  # noqa: F401
     clone,
     cluster,
     config,

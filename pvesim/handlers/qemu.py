@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from proxmox.simulator.api import (
+from pvesim.api import (
     Request,
     check_skiplock,
     config_missing,
@@ -13,25 +13,25 @@ from proxmox.simulator.api import (
     lock_message,
     route,
 )
-from proxmox.simulator.drives import (
+from pvesim.drives import (
     human_size,
     is_cdrom,
     parse_drive,
     parse_size,
     split_volid,
 )
-from proxmox.simulator.guests import (
+from pvesim.guests import (
     drive_with,
     free_volume,
     vm_status,
     vm_volumes,
 )
-from proxmox.simulator.handlers.config import DIGEST_MISMATCH
-from proxmox.simulator.tasks import TaskContext, TaskError
+from pvesim.handlers.config import DIGEST_MISMATCH
+from pvesim.taskrunner import TaskContext, TaskError
 
 if TYPE_CHECKING:
-    from proxmox.simulator.server import PveSimulator
-    from proxmox.simulator.state import Node
+    from pvesim.server import PveSimulator
+    from pvesim.state import Node
 
 
 @route("GET", "/nodes/{node}/qemu")

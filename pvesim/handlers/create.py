@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from proxmox.simulator.api import (
+from pvesim.api import (
     ApiError,
     Request,
     check_privilege,
@@ -15,14 +15,14 @@ from proxmox.simulator.api import (
     route,
     typed_value,
 )
-from proxmox.simulator.drives import (
+from pvesim.drives import (
     is_cdrom,
     is_disk_key,
     parse_drive,
     parse_size,
     split_volid,
 )
-from proxmox.simulator.guests import (
+from pvesim.guests import (
     CLOUDINIT_SIZE,
     disk_keys,
     drive_with,
@@ -32,12 +32,12 @@ from proxmox.simulator.guests import (
     with_new_mac,
     with_new_smbios_uuid,
 )
-from proxmox.simulator.handlers.config import ConfigUpdate, apply_update
-from proxmox.simulator.state import Vm, Volume
-from proxmox.simulator.tasks import TaskContext, TaskError
+from pvesim.handlers.config import ConfigUpdate, apply_update
+from pvesim.state import Vm, Volume
+from pvesim.taskrunner import TaskContext, TaskError
 
 if TYPE_CHECKING:
-    from proxmox.simulator.server import PveSimulator
+    from pvesim.server import PveSimulator
 
 
 # --- create and restore -----------------------------------------------------------------------

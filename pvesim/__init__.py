@@ -4,8 +4,8 @@ Plain Python (no Django): ``PveSimulator(...).start()`` serves ``/api2/json`` ov
 loopback with a fresh self-signed certificate. See ``README.md`` beside this file.
 """
 
-from proxmox.simulator.knobs import DEFAULT_TASK_DURATIONS, Knobs
-from proxmox.simulator.server import PveSimulator
-from proxmox.simulator.tasks import encode_upid
+from pvesim.knobs import DEFAULT_TASK_DURATIONS, Knobs
+from pvesim.server import PveSimulator
+from pvesim.taskrunner import encode_upid
 
 __all__ = ["DEFAULT_TASK_DURATIONS", "Knobs", "PveSimulator", "encode_upid"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from proxmox.simulator.api import (
+from pvesim.api import (
     ApiError,
     Request,
     config_missing,
@@ -14,7 +14,7 @@ from proxmox.simulator.api import (
     lock_message,
     route,
 )
-from proxmox.simulator.drives import (
+from pvesim.drives import (
     human_size,
     is_cdrom,
     is_disk_key,
@@ -22,7 +22,7 @@ from proxmox.simulator.drives import (
     parse_size,
     split_volid,
 )
-from proxmox.simulator.guests import (
+from pvesim.guests import (
     CLOUDINIT_SIZE,
     disk_keys,
     drive_with,
@@ -32,12 +32,12 @@ from proxmox.simulator.guests import (
     with_new_mac,
     with_new_smbios_uuid,
 )
-from proxmox.simulator.state import Vm, Volume
-from proxmox.simulator.tasks import TaskContext, TaskError, TaskInterrupted
+from pvesim.state import Vm, Volume
+from pvesim.taskrunner import TaskContext, TaskError, TaskInterrupted
 
 if TYPE_CHECKING:
-    from proxmox.simulator.server import PveSimulator
-    from proxmox.simulator.state import Node
+    from pvesim.server import PveSimulator
+    from pvesim.state import Node
 
 
 # --- clone ------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from proxmox.schema import (
+from pvesim.schema import (
     ENDPOINT_ERROR_KEY,
     SCHEMA_FILE,
     find_endpoint,
@@ -13,7 +13,7 @@ from proxmox.schema import (
     validate_request,
     validate_response,
 )
-from proxmox.schema.extract import USED_ENDPOINTS
+from pvesim.schema.extract import USED_ENDPOINTS
 
 NOT_IN_SCHEMA = (
     "property is not defined in schema and the schema does not allow additional properties"

@@ -10,11 +10,11 @@ import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from proxmox.simulator.locks import LockTimeout
-from proxmox.simulator.state import Task
+from pvesim.locks import LockTimeout
+from pvesim.state import Task
 
 if TYPE_CHECKING:
-    from proxmox.simulator.server import PveSimulator
+    from pvesim.server import PveSimulator
 
 UPID_RE = re.compile(
     r"^UPID:(?P<node>[a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?):(?P<pid>[0-9A-Fa-f]{8}):"

@@ -8,9 +8,9 @@ import time
 import pytest
 
 from proxmox.errors import PveTaskFailed
-from proxmox.simulator.tasks import UPID_RE, encode_upid
 from proxmox.upid import parse_upid
 from proxmox.waiting import wait_for_task
+from pvesim.taskrunner import UPID_RE, encode_upid
 
 PVE_UPID_RE = re.compile(
     r"^UPID:([a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?):([0-9A-Fa-f]{8}):([0-9A-Fa-f]{8,9}):"

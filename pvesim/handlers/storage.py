@@ -6,16 +6,16 @@ import re
 import time
 from typing import TYPE_CHECKING
 
-from proxmox.simulator.api import Request, check_privilege, die, param_error, route
-from proxmox.simulator.drives import human_size, parse_drive, parse_size
-from proxmox.simulator.guests import disk_keys
-from proxmox.simulator.locks import LockTimeout
-from proxmox.simulator.state import Volume
-from proxmox.simulator.tasks import TaskContext, TaskError
+from pvesim.api import Request, check_privilege, die, param_error, route
+from pvesim.drives import human_size, parse_drive, parse_size
+from pvesim.guests import disk_keys
+from pvesim.locks import LockTimeout
+from pvesim.state import Volume
+from pvesim.taskrunner import TaskContext, TaskError
 
 if TYPE_CHECKING:
-    from proxmox.simulator.server import PveSimulator
-    from proxmox.simulator.state import Node, Storage, Vm
+    from pvesim.server import PveSimulator
+    from pvesim.state import Node, Storage, Vm
 
 COMPRESS_EXT = {"0": "", "1": ".lzo", "lzo": ".lzo", "gzip": ".gz", "zstd": ".zst"}
 NOTES_VARS = ("cluster", "guestname", "node", "vmid")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from proxmox.simulator.api import Request, Result, param_error, route
-from proxmox.simulator.tasks import UPID_RE
+from pvesim.api import Request, Result, param_error, route
+from pvesim.taskrunner import UPID_RE
 
 if TYPE_CHECKING:
-    from proxmox.simulator.server import PveSimulator
-    from proxmox.simulator.state import Task
+    from pvesim.server import PveSimulator
+    from pvesim.state import Task
 
 
 def _is_error(status: str | None) -> bool:

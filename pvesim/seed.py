@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from proxmox.simulator.drives import format_size
-from proxmox.simulator.guests import CLOUDINIT_SIZE, new_uuid, random_mac
-from proxmox.simulator.state import Vm, Volume
+from pvesim.drives import format_size
+from pvesim.guests import CLOUDINIT_SIZE, new_uuid, random_mac
+from pvesim.state import Vm, Volume
 
 if TYPE_CHECKING:
-    from proxmox.simulator.server import PveSimulator
+    from pvesim.server import PveSimulator
 
 GIB = 1024**3
 

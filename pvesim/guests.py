@@ -8,7 +8,7 @@ import uuid
 import zlib
 from typing import TYPE_CHECKING, Any
 
-from proxmox.simulator.drives import (
+from pvesim.drives import (
     drive_size,
     is_cdrom,
     is_disk_key,
@@ -20,7 +20,7 @@ from proxmox.simulator.drives import (
 if TYPE_CHECKING:
     from random import Random
 
-    from proxmox.simulator.state import Node, Vm
+    from pvesim.state import Node, Vm
 
 MIB = 1024**2
 CLOUDINIT_SIZE = 4 * MIB  # what PVE allocates for a cloud-init drive
@@ -186,7 +186,7 @@ def next_disk_name(node: Node, storage: str, vmid: int) -> str:
 
 
 def drive_with(value: str, *, volid: str | None = None, size: int | None = None) -> str:
-    from proxmox.simulator.drives import format_size
+    from pvesim.drives import format_size
 
     old_volid, opts = parse_drive(value)
     if size is not None:

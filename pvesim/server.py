@@ -22,16 +22,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from proxmox import schema
-from proxmox.simulator import handlers  # noqa: F401  (registers the routes)
-from proxmox.simulator.admin import admin_request
-from proxmox.simulator.api import ROUTES, ApiError, Request, Result, check_permissions
-from proxmox.simulator.knobs import HTTP_FAULTS, Knobs
-from proxmox.simulator.locks import LockManager
-from proxmox.simulator.seed import add_template, add_vm
-from proxmox.simulator.state import Node, SimState, default_storages
-from proxmox.simulator.tasks import TaskRunner
-from proxmox.simulator.tls import load_or_create_certificate, server_context
+from pvesim import (
+    handlers,  # noqa: F401  (registers the routes)
+    schema,
+)
+from pvesim.api import ROUTES, ApiError, Request, Result, check_permissions
+from pvesim.control import admin_request
+from pvesim.knobs import HTTP_FAULTS, Knobs
+from pvesim.locks import LockManager
+from pvesim.seed import add_template, add_vm
+from pvesim.state import Node, SimState, default_storages
+from pvesim.taskrunner import TaskRunner
+from pvesim.tls import load_or_create_certificate, server_context
 
 API_PREFIX = "/api2/json"
 ADMIN_PREFIX = "/_sim/"
@@ -40,7 +42,7 @@ TOKEN_ID_RE = re.compile(r"^[^\s@!]+@[^\s@!]+![A-Za-z][A-Za-z0-9.\-_]+$")
 
 
 class PveSimulator:
-    """A Proxmox VE cluster stand-in. See ``proxmox/simulator/README.md``."""
+    """A Proxmox VE cluster stand-in. See ``pvesim/README.md``."""
 
     def __init__(
         self,

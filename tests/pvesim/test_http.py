@@ -7,7 +7,7 @@ import requests
 
 from proxmox.client import PveClient
 from proxmox.errors import PveAuthError, PveTlsError, PveTransientError
-from proxmox.simulator import PveSimulator
+from pvesim import PveSimulator
 
 
 def test_fingerprint_is_pve_format_and_pins_the_served_certificate(pve_sim, pve_client):

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from proxmox import schema
-from proxmox.simulator.api import ROUTES
+from pvesim import schema
+from pvesim.api import ROUTES
 
 
 def test_every_schema_endpoint_but_ticket_login_is_implemented():

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from proxmox.simulator.api import (
+from pvesim.api import (
     ApiError,
     Request,
     check_lock,
@@ -21,15 +21,15 @@ from proxmox.simulator.api import (
     route,
     typed_value,
 )
-from proxmox.simulator.drives import format_size, is_disk_key, parse_drive
-from proxmox.simulator.guests import ensure_mac, next_disk_name
-from proxmox.simulator.locks import LockTimeout
-from proxmox.simulator.state import Volume
-from proxmox.simulator.tasks import TaskContext, TaskError
+from pvesim.drives import format_size, is_disk_key, parse_drive
+from pvesim.guests import ensure_mac, next_disk_name
+from pvesim.locks import LockTimeout
+from pvesim.state import Volume
+from pvesim.taskrunner import TaskContext, TaskError
 
 if TYPE_CHECKING:
-    from proxmox.simulator.server import PveSimulator
-    from proxmox.simulator.state import Node, Vm
+    from pvesim.server import PveSimulator
+    from pvesim.state import Node, Vm
 
 CONFIG = "/nodes/{node}/qemu/{vmid}/config"
 CONTROL_PARAMS = {

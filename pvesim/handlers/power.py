@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from proxmox.simulator.api import Request, check_skiplock, config_missing, die, load_vm, route
-from proxmox.simulator.handlers.config import apply_pending
-from proxmox.simulator.tasks import TaskContext, TaskError
+from pvesim.api import Request, check_skiplock, config_missing, die, load_vm, route
+from pvesim.handlers.config import apply_pending
+from pvesim.taskrunner import TaskContext, TaskError
 
 if TYPE_CHECKING:
-    from proxmox.simulator.server import PveSimulator
-    from proxmox.simulator.state import Vm
+    from pvesim.server import PveSimulator
+    from pvesim.state import Vm
 
 STATUS = "/nodes/{node}/qemu/{vmid}/status/"
 

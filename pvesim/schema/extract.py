@@ -1,8 +1,8 @@
-"""Regenerate ``proxmox/schema/pve-api.json`` from the full PVE API dump.
+"""Regenerate ``pvesim/schema/pve-api.json`` from the full PVE API dump.
 
 Usage (from the repository root)::
 
-    .venv/bin/python -m proxmox.schema.extract [PATH/TO/apidata.json]
+    .venv/bin/python -m pvesim.schema.extract [PATH/TO/apidata.json]
 
 The default input is ``../shared/pve-api/apidata.json`` relative to the repository root.
 Only the (method, path) pairs the panel uses are kept, so that a fresh clone (which has no

@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from proxmox.simulator.api import Request, die, param_error, route
-from proxmox.simulator.guests import vm_status
+from pvesim.api import Request, die, param_error, route
+from pvesim.guests import vm_status
 
 if TYPE_CHECKING:
-    from proxmox.simulator.server import PveSimulator
-    from proxmox.simulator.state import Node, Storage
+    from pvesim.server import PveSimulator
+    from pvesim.state import Node, Storage
 
 PVE_VERSION = "9.1.3"
 PVE_RELEASE = "9.1"
