@@ -5,6 +5,8 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
 
+from panel.querysets import RestrictedQuerySet
+
 
 class User(AbstractUser):
     """Customers and staff alike; `is_staff` separates them."""
@@ -34,6 +36,12 @@ class JobState(models.TextChoices):
 
 ACTIVE_JOB_STATES = (JobState.QUEUED, JobState.RUNNING)
 FINISHED_JOB_STATES = (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
+
+
+class JobQuerySet(RestrictedQuerySet):
+    def active(self):
+        """Queued or running: at most one per server (the partial unique index)."""
+        return self.filter(state__in=ACTIVE_JOB_STATES)
 
 
 class Job(models.Model):
@@ -86,6 +94,8 @@ class Job(models.Model):
     lease_token = models.CharField(max_length=64, blank=True, editable=False)
     # What the job found or did, for people to read (e.g. the drift a sync found).
     result = models.JSONField(default=dict, blank=True)
+
+    objects = JobQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

@@ -19,7 +19,7 @@ from django.utils.html import format_html, format_html_join
 from panel.jobs import JobConflict
 from servers import services
 from servers.forms import OrderServerForm, RebuildForm, ResizeForm, add_service_errors
-from servers.models import Plan, Server
+from servers.models import Plan, PowerAction, Server
 
 
 @admin.register(Plan)
@@ -59,6 +59,16 @@ PVE_OWNED_FIELDS = (
     "created_at",
     "updated_at",
 )
+
+
+def _power_admin_action(action: PowerAction):
+    """The admin action `power_<action>`, one per power action, labelled as everywhere else."""
+
+    def run(modeladmin, request, queryset):
+        modeladmin._run_each(request, queryset, services.server_power, action=action.value)
+
+    run.__name__ = f"power_{action.value}"
+    return admin.action(description=f"Power: {action.label.lower()}")(run)
 
 
 @admin.register(Server)
@@ -105,10 +115,7 @@ class ServerAdmin(admin.ModelAdmin):
     )
     actions = (
         "resize_server",
-        "power_start",
-        "power_shutdown",
-        "power_reboot",
-        "power_stop",
+        *(_power_admin_action(action) for action in PowerAction),
         "suspend_servers",
         "unsuspend_servers",
         "rebuild_server",
@@ -334,22 +341,6 @@ class ServerAdmin(admin.ModelAdmin):
             "action_checkbox_name": ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/servers/server/delete_confirmation.html", context)
-
-    @admin.action(description="Power: start")
-    def power_start(self, request, queryset):
-        self._run_each(request, queryset, services.server_power, action="start")
-
-    @admin.action(description="Power: shut down (ACPI)")
-    def power_shutdown(self, request, queryset):
-        self._run_each(request, queryset, services.server_power, action="shutdown")
-
-    @admin.action(description="Power: reboot")
-    def power_reboot(self, request, queryset):
-        self._run_each(request, queryset, services.server_power, action="reboot")
-
-    @admin.action(description="Power: stop (hard)")
-    def power_stop(self, request, queryset):
-        self._run_each(request, queryset, services.server_power, action="stop")
 
     @admin.action(description="Suspend (stop, owner locked out)")
     def suspend_servers(self, request, queryset):

@@ -5,6 +5,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from panel.models import JobKind
+from panel.querysets import RestrictedQuerySet
 
 
 class Plan(models.Model):
@@ -33,6 +34,24 @@ class ServerStatus(models.TextChoices):
     DELETING = "deleting", "Deleting"
     SUSPENDED = "suspended", "Suspended"
     ERROR = "error", "Error"
+
+
+class PowerAction(models.TextChoices):
+    """What a power job asks of PVE, in the order the buttons show them. The labels are the ones
+    customers, staff and integrators all read; ``POWER_ACTION_EFFECTS`` says what each does."""
+
+    START = "start", "Start"
+    SHUTDOWN = "shutdown", "Shut down"
+    REBOOT = "reboot", "Reboot"
+    STOP = "stop", "Stop"
+
+
+POWER_ACTION_EFFECTS = {
+    PowerAction.START: "boots the VM",
+    PowerAction.SHUTDOWN: "asks the guest to shut down (ACPI)",
+    PowerAction.REBOOT: "asks the guest to reboot (ACPI)",
+    PowerAction.STOP: "powers the VM off at once, like pulling the plug",
+}
 
 
 class Server(models.Model):
@@ -70,6 +89,8 @@ class Server(models.Model):
     is_suspended = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

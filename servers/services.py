@@ -25,7 +25,8 @@ from panel.jobs import (
     register_retry_handler,
 )
 from panel.models import AuditEntry, Job, JobKind
-from servers.models import SERVER_JOB_KINDS, Plan, Server, ServerStatus
+from panel.validators import HOSTNAME_RE
+from servers.models import SERVER_JOB_KINDS, Plan, PowerAction, Server, ServerStatus
 
 __all__ = [
     "JobConflict",
@@ -47,12 +48,6 @@ MIN_MEMORY_MIB = 256
 ABSURD_MEMORY_MIB = 16 * 1024 * 1024  # 16 TiB
 ABSURD_DISK_GIB = 128 * 1024  # 128 TiB
 MIN_PASSWORD_LENGTH = 8
-POWER_ACTIONS = ("start", "stop", "shutdown", "reboot")
-
-_HOSTNAME_RE = re.compile(
-    r"^(?=.{1,253}$)[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
-    r"(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$"
-)
 _SSH_KEY_RE = re.compile(
     r"^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp\d+|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)"
     r" [A-Za-z0-9+/=]+( .*)?$"
@@ -258,7 +253,7 @@ def server_create(
         errors.setdefault("name", []).append("Give the server a name.")
     elif len(name) > 100:
         errors.setdefault("name", []).append("Use at most 100 characters.")
-    if not _HOSTNAME_RE.match(hostname):
+    if not HOSTNAME_RE.match(hostname):
         errors.setdefault("hostname", []).append(
             "Use a DNS name: letters, digits and hyphens, dot-separated (e.g. web1.example.com)."
         )
@@ -433,8 +428,8 @@ def server_resize(
 def server_power(*, server: Server, user, action: str) -> Job:
     """start, stop (hard), shutdown (ACPI, forced off after the power timeout), reboot."""
     _check_actionable(server=server, user=user)
-    if action not in POWER_ACTIONS:
-        raise ValidationError({"action": [f"Choose one of: {', '.join(POWER_ACTIONS)}."]})
+    if action not in PowerAction.values:
+        raise ValidationError({"action": [f"Choose one of: {', '.join(PowerAction.values)}."]})
     return _record(
         kind=JobKind.POWER,
         server=server,

@@ -16,12 +16,11 @@ from django_htmx.http import reswap, retarget
 
 from panel.htmx import JOB_STARTED_EVENT, is_htmx, login_required, render_fragment, trigger
 from panel.jobs import JobConflict
-from panel.models import ACTIVE_JOB_STATES, Job
+from panel.models import Job
 from panel.selectors import jobs_for_user
 from servers import services
 from servers.filtersets import ServerFilterSet
 from servers.forms import (
-    POWER_ACTIONS,
     POWER_CONFIRMATIONS,
     PowerForm,
     RebuildForm,
@@ -29,7 +28,7 @@ from servers.forms import (
     ResizeForm,
     add_service_errors,
 )
-from servers.models import Server, ServerStatus
+from servers.models import PowerAction, Server, ServerStatus
 from servers.selectors import servers_for_user
 from servers.tables import ServerTable
 
@@ -38,8 +37,8 @@ JOB_HISTORY_LENGTH = 10
 
 # Which power buttons make sense in which state; an unknown state (error) offers them all.
 POWER_ACTIONS_BY_STATUS = {
-    ServerStatus.RUNNING: ("shutdown", "reboot", "stop"),
-    ServerStatus.STOPPED: ("start",),
+    ServerStatus.RUNNING: (PowerAction.SHUTDOWN, PowerAction.REBOOT, PowerAction.STOP),
+    ServerStatus.STOPPED: (PowerAction.START,),
 }
 # While one of these lasts, a job owns the VM: no power buttons are offered.
 BUSY_STATUSES = (
@@ -60,7 +59,7 @@ def _server_jobs(request: HttpRequest, server: Server):
 
 
 def _active_job(request: HttpRequest, server: Server) -> Job | None:
-    return _server_jobs(request, server).filter(state__in=ACTIVE_JOB_STATES).first()
+    return _server_jobs(request, server).active().first()
 
 
 def _power_buttons(server: Server) -> list[dict]:
@@ -68,7 +67,7 @@ def _power_buttons(server: Server) -> list[dict]:
     if server.is_suspended:
         allowed = ()
     buttons = []
-    for action, label in POWER_ACTIONS:
+    for action, label in PowerAction.choices:
         if allowed is not None and action not in allowed:
             continue
         confirmation = POWER_CONFIRMATIONS.get(action, "").format(name=server.name)
@@ -240,7 +239,7 @@ def server_power(request: HttpRequest, pk: int) -> HttpResponse:
         context = {
             "server": server,
             "action": action,
-            "label": dict(POWER_ACTIONS)[action],
+            "label": PowerAction(action).label,
             "confirmation": POWER_CONFIRMATIONS[action].format(name=server.name),
         }
         if is_htmx(request):
@@ -261,7 +260,7 @@ def server_power(request: HttpRequest, pk: int) -> HttpResponse:
             return retarget(reswap(response, "innerHTML"), "#job-area")
         messages.error(request, text)
         return redirect("servers:detail", pk=server.pk)
-    return _job_started(request, server, job, f"{dict(POWER_ACTIONS)[action]} requested.")
+    return _job_started(request, server, job, f"{PowerAction(action).label} requested.")
 
 
 @login_required

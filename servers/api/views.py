@@ -18,7 +18,7 @@ from rest_framework.decorators import action
 from panel.api.schema import ACCEPTED_DESCRIPTION, BAD_REQUEST, CONFLICT, NOT_FOUND
 from panel.api.serializers import JobSerializer
 from panel.api.views import PanelViewSetMixin, accepted_job_response
-from panel.models import ACTIVE_JOB_STATES, Job
+from panel.models import Job
 from servers import services
 from servers.api.serializers import (
     PlanSerializer,
@@ -124,9 +124,7 @@ class ServerViewSet(
     lookup_value_regex = "[0-9]+"
 
     def get_queryset(self):
-        active_job = Job.objects.filter(server=OuterRef("pk"), state__in=ACTIVE_JOB_STATES).values(
-            "pk"
-        )[:1]
+        active_job = Job.objects.active().filter(server=OuterRef("pk")).values("pk")[:1]
         return (
             servers_for_user(user=self.request.user)
             .select_related("owner", "plan", "node")
