@@ -20,14 +20,15 @@ class UserAdmin(DjangoUserAdmin):
 # --- Jobs and audit (API and admin engineer) --------------------------------------------------
 # Read-only: a job's row is written by the engine only. Staff read what PVE said here.
 
+import functools  # noqa: E402
 import json  # noqa: E402
 
 from django.contrib import messages  # noqa: E402
-from django.core.exceptions import ValidationError  # noqa: E402
 from django.utils.html import format_html, format_html_join  # noqa: E402
 
 from panel import jobs as job_services  # noqa: E402
 from panel.models import AuditEntry, Job, JobState  # noqa: E402
+from panel.outcomes import admin_report, outcome_of  # noqa: E402
 
 
 def _pre(text: str):
@@ -151,16 +152,8 @@ class JobAdmin(admin.ModelAdmin):
                     request, f"{job}: only failed jobs can be retried.", messages.WARNING
                 )
                 continue
-            try:
-                retried = job_services.job_retry(job=job, user=request.user)
-            except job_services.JobConflict:
-                self.message_user(
-                    request, f"{job}: another job is active on this server.", messages.ERROR
-                )
-            except ValidationError as exc:
-                self.message_user(request, f"{job}: {' '.join(exc.messages)}", messages.ERROR)
-            else:
-                self.message_user(request, f"{job}: retry queued as {retried}.", messages.SUCCESS)
+            start = functools.partial(job_services.job_retry, job=job, user=request.user)
+            admin_report(self, request, job, outcome_of(start), what="retry")
 
 
 @admin.register(AuditEntry)

@@ -10,13 +10,13 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from panel.jobs import JobConflict
+from panel.outcomes import admin_report, outcome_of
 from servers import services
 from servers.forms import OrderServerForm, RebuildForm, ResizeForm, add_service_errors
 from servers.models import Plan, PowerAction, Server
@@ -135,11 +135,15 @@ class ServerAdmin(admin.ModelAdmin):
         if request.method == "POST":
             form = OrderServerForm(request.POST)
             if form.is_valid():
-                try:
-                    job = services.server_create(requested_by=request.user, **form.order())
-                except ValidationError as exc:
-                    add_service_errors(form, exc)
+                outcome = outcome_of(
+                    lambda: services.server_create(requested_by=request.user, **form.order())
+                )
+                if outcome.refused is not None:
+                    raise outcome.refused
+                if outcome.invalid is not None:
+                    add_service_errors(form, outcome.invalid)
                 else:
+                    job = outcome.job
                     server = job.server
                     self.message_user(
                         request,
@@ -206,40 +210,13 @@ class ServerAdmin(admin.ModelAdmin):
 
     # --- helpers ----------------------------------------------------------------------------
 
-    def _job_queued(self, request, server, job) -> None:
-        url = reverse("admin:panel_job_change", args=[job.pk])
-        self.message_user(
-            request,
-            format_html('{}: job <a href="{}">{}</a> queued.', server, url, job.get_kind_display()),
-            messages.SUCCESS,
-        )
-
     def _run_each(self, request, queryset, service, **kwargs) -> None:
         """Call `service` for each selected server; one refusal does not stop the others."""
         for server in queryset:
-            try:
-                job = service(server=server, user=request.user, **kwargs)
-            except JobConflict as exc:
-                self._conflict(request, server, exc)
-            except ValidationError as exc:
-                self.message_user(request, f"{server}: {' '.join(exc.messages)}", messages.ERROR)
-            else:
-                self._job_queued(request, server, job)
-
-    def _conflict(self, request, server, exc: JobConflict) -> None:
-        active = exc.active_job
-        if active is not None:
-            url = reverse("admin:panel_job_change", args=[active.pk])
-            text = format_html(
-                '{}: another job (<a href="{}">{}</a>) is active on this server; '
-                "wait for it to finish.",
-                server,
-                url,
-                active.get_kind_display(),
+            outcome = outcome_of(
+                lambda server=server: service(server=server, user=request.user, **kwargs)
             )
-        else:
-            text = f"{server}: another job is active on this server; wait for it to finish."
-        self.message_user(request, text, messages.ERROR)
+            admin_report(self, request, server, outcome)
 
     def _single(self, request, queryset):
         if queryset.count() != 1:
@@ -275,16 +252,11 @@ class ServerAdmin(admin.ModelAdmin):
         else:
             form = form_class(request.POST, server=server)
             if form.is_valid():
-                try:
-                    job = start(server, form)
-                except JobConflict as exc:
-                    self._conflict(request, server, exc)
+                outcome = outcome_of(lambda: start(server, form))
+                if outcome.invalid is None:
+                    admin_report(self, request, server, outcome)
                     return None
-                except ValidationError as exc:
-                    add_service_errors(form, exc)
-                else:
-                    self._job_queued(request, server, job)
-                    return None
+                add_service_errors(form, outcome.invalid)
         return self._form_page(
             request,
             server=server,

@@ -8,15 +8,14 @@ htmx the same URL answers with a fragment: the job's progress panel, or the form
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
 from panel.htmx import JOB_STARTED_EVENT, is_htmx, login_required, render_fragment, trigger
-from panel.jobs import JobConflict
 from panel.models import Job
+from panel.outcomes import Outcome, outcome_of
 from panel.selectors import jobs_for_user
 from servers import services
 from servers.filtersets import ServerFilterSet
@@ -153,21 +152,9 @@ def _job_started(request: HttpRequest, server: Server, job: Job, message: str) -
     return redirect("servers:detail", pk=server.pk)
 
 
-def _conflict_message(active_job: Job | None) -> str:
-    if active_job is None:
-        return "Another job is running on this server. Wait for it to finish, then try again."
-    return (
-        f"Another job is running on this server: {active_job.get_kind_display()} "
-        f"({active_job.get_state_display().lower()}, {active_job.progress}% done). "
-        "Wait for it to finish, then try again."
-    )
-
-
-def _conflict(
-    request: HttpRequest, server: Server, conflict: JobConflict, *, form_name: str, form
-) -> HttpResponse:
-    active_job = getattr(conflict, "active_job", None)
-    message = _conflict_message(active_job)
+def _conflict(request: HttpRequest, server: Server, outcome: Outcome, *, form_name: str, form):
+    active_job = outcome.active_job
+    message = outcome.refusal
     if is_htmx(request):
         # Shown where the job panel goes, with the running job's own (polling) panel under it.
         context = {"server": server, "conflict_message": message, "active_job": active_job}
@@ -191,14 +178,14 @@ def _invalid(request: HttpRequest, server: Server, *, form_name: str, form) -> H
 def _submit(request, server, *, form, form_name, start, message) -> HttpResponse:
     """Validate, call the service, answer with the job, the errors, or the conflict."""
     if form.is_valid():
-        try:
-            job = start(form.cleaned_data)
-        except JobConflict as conflict:
-            return _conflict(request, server, conflict, form_name=form_name, form=form)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            return _job_started(request, server, job, message)
+        outcome = outcome_of(lambda: start(form.cleaned_data))
+        if outcome.refused is not None:
+            raise outcome.refused  # Django's 403 page
+        if outcome.conflict is not None:
+            return _conflict(request, server, outcome, form_name=form_name, form=form)
+        if outcome.job is not None:
+            return _job_started(request, server, outcome.job, message)
+        add_service_errors(form, outcome.invalid)
     return _invalid(request, server, form_name=form_name, form=form)
 
 
@@ -248,19 +235,22 @@ def server_power(request: HttpRequest, pk: int) -> HttpResponse:
             )
             return retarget(reswap(response, "innerHTML"), "#job-area")
         return render(request, "servers/server_power_confirm.html", context)
-    try:
-        job = services.server_power(server=server, user=request.user, action=action)
-    except JobConflict as conflict:
-        return _conflict(request, server, conflict, form_name="power_form", form=form)
-    except ValidationError as error:
-        text = " ".join(error.messages)
+    outcome = outcome_of(
+        lambda: services.server_power(server=server, user=request.user, action=action)
+    )
+    if outcome.refused is not None:
+        raise outcome.refused  # Django's 403 page
+    if outcome.conflict is not None:
+        return _conflict(request, server, outcome, form_name="power_form", form=form)
+    if outcome.invalid is not None:
+        text = outcome.refusal
         if is_htmx(request):
             context = {"server": server, "conflict_message": text}
             response = render_fragment(request, DETAIL_TEMPLATE, "job-conflict", context)
             return retarget(reswap(response, "innerHTML"), "#job-area")
         messages.error(request, text)
         return redirect("servers:detail", pk=server.pk)
-    return _job_started(request, server, job, f"{PowerAction(action).label} requested.")
+    return _job_started(request, server, outcome.job, f"{PowerAction(action).label} requested.")
 
 
 @login_required

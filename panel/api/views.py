@@ -1,4 +1,4 @@
-"""The shared API infrastructure (the JSON 404, the 202 answer, the schema mixin) and the
+"""The shared API infrastructure (the JSON 404, the schema mixin) and the
 views of the panel's own resources: jobs and API tokens."""
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from knox.models import get_token_model
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.response import Response
-from rest_framework.reverse import reverse
 
 from panel.api.schema import BAD_REQUEST, THROTTLED, PanelAutoSchema
 from panel.api.serializers import (
@@ -21,7 +20,6 @@ from panel.api.serializers import (
     TokenSerializer,
 )
 from panel.filtersets import JobFilterSet
-from panel.models import Job
 from panel.selectors import jobs_for_user
 
 
@@ -36,13 +34,6 @@ def api_not_found(request, *args, **kwargs) -> JsonResponse:
         if match is not None and match.func is not api_not_found:
             detail = f"Not found. API paths end with a slash: {request.path}/"
     return JsonResponse({"detail": detail, "code": "not_found"}, status=404)
-
-
-def accepted_job_response(job: Job, request) -> Response:
-    """202 with the job's representation and its URL in `Location`, for every async action."""
-    data = JobSerializer(job, context={"request": request}).data
-    location = reverse("api:job-detail", kwargs={"pk": job.pk}, request=request)
-    return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
 
 
 class PanelViewSetMixin:

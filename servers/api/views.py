@@ -1,4 +1,5 @@
-"""Thin views: validate the input, call a service, answer 202 with the job it queued."""
+"""Thin views: validate the input, call a service, answer 202 with the job it queued
+(``panel.outcomes.api_accepted``); a refusal is raised and answered by ``panel.api.errors``."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ from rest_framework.decorators import action
 
 from panel.api.schema import ACCEPTED_DESCRIPTION, BAD_REQUEST, CONFLICT, NOT_FOUND
 from panel.api.serializers import JobSerializer
-from panel.api.views import PanelViewSetMixin, accepted_job_response
+from panel.api.views import PanelViewSetMixin
 from panel.models import Job
+from panel.outcomes import api_accepted
 from servers import services
 from servers.api.serializers import (
     PlanSerializer,
@@ -155,11 +157,11 @@ class ServerViewSet(
     def create(self, request, *args, **kwargs):
         data = self._validated(request)
         job = services.server_create(requested_by=request.user, **data)
-        return accepted_job_response(job, request)
+        return api_accepted(job, request)
 
     def destroy(self, request, *args, **kwargs):
         job = services.server_delete(server=self.get_object(), user=request.user)
-        return accepted_job_response(job, request)
+        return api_accepted(job, request)
 
     @_action_schema(
         "Resize a server",
@@ -172,7 +174,7 @@ class ServerViewSet(
     def resize(self, request, pk=None):
         server = self.get_object()
         job = services.server_resize(server=server, user=request.user, **self._validated(request))
-        return accepted_job_response(job, request)
+        return api_accepted(job, request)
 
     @_action_schema("Power a server", "Start, stop, shut down or reboot the VM.", PowerSerializer)
     @action(detail=True, methods=["post"])
@@ -180,7 +182,7 @@ class ServerViewSet(
         server = self.get_object()
         data = self._validated(request)
         job = services.server_power(server=server, user=request.user, action=data["action"])
-        return accepted_job_response(job, request)
+        return api_accepted(job, request)
 
     @_action_schema(
         "Rebuild a server",
@@ -197,7 +199,7 @@ class ServerViewSet(
             template=data["template"],
             password=data.get("password", ""),
         )
-        return accepted_job_response(job, request)
+        return api_accepted(job, request)
 
     @_action_schema(
         "Reset the root password",
@@ -211,7 +213,7 @@ class ServerViewSet(
         job = services.server_reset_password(
             server=server, user=request.user, password=data["password"]
         )
-        return accepted_job_response(job, request)
+        return api_accepted(job, request)
 
     @_action_schema(
         "Suspend a server (staff)",
@@ -221,13 +223,13 @@ class ServerViewSet(
     @action(detail=True, methods=["post"])
     def suspend(self, request, pk=None):
         job = services.server_suspend(server=self.get_object(), user=request.user)
-        return accepted_job_response(job, request)
+        return api_accepted(job, request)
 
     @_action_schema("Unsuspend a server (staff)", "Gives the server back to its owner.", None)
     @action(detail=True, methods=["post"])
     def unsuspend(self, request, pk=None):
         job = services.server_unsuspend(server=self.get_object(), user=request.user)
-        return accepted_job_response(job, request)
+        return api_accepted(job, request)
 
 
 @extend_schema_view(
