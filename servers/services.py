@@ -11,6 +11,7 @@ a UPID waits on that task instead of issuing the operation again. The lifecycle 
 from __future__ import annotations
 
 import re
+import uuid
 
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import transaction
@@ -30,6 +31,7 @@ from servers.models import SERVER_JOB_KINDS, Plan, PowerAction, Server, ServerSt
 
 __all__ = [
     "JobConflict",
+    "server_adopt",
     "server_create",
     "server_delete",
     "server_job_retry",
@@ -229,6 +231,33 @@ def _record(
 # --- the services the views, the API and the admin call ----------------------------------------
 
 
+def _clean_names(name, hostname, errors: dict) -> tuple[str, str]:
+    name = (name or "").strip()
+    hostname = (hostname or "").strip().lower()
+    if not name:
+        errors.setdefault("name", []).append("Give the server a name.")
+    elif len(name) > 100:
+        errors.setdefault("name", []).append("Use at most 100 characters.")
+    if not HOSTNAME_RE.match(hostname):
+        errors.setdefault("hostname", []).append(
+            "Use a DNS name: letters, digits and hyphens, dot-separated (e.g. web1.example.com)."
+        )
+    return name, hostname
+
+
+def _free_vmid(vmid, node: Node, errors: dict) -> int | None:
+    """A VMID no server on ``node`` has yet."""
+    chosen = _whole(vmid, "vmid", errors)
+    if chosen is not None:
+        if not 100 <= chosen <= 999_999_999:
+            errors.setdefault("vmid", []).append("A VMID is between 100 and 999999999.")
+        elif Server.objects.filter(node=node, vmid=chosen).exists():
+            errors.setdefault("vmid", []).append(
+                f"VMID {chosen} is already used by a server on {node.name}."
+            )
+    return chosen
+
+
 def server_create(
     *,
     owner,
@@ -247,16 +276,7 @@ def server_create(
 ) -> Job:
     """Order a new server: clone ``template`` on ``node``, configure it, grow its disk, start it."""
     errors: dict[str, list[str]] = {}
-    name = (name or "").strip()
-    hostname = (hostname or "").strip().lower()
-    if not name:
-        errors.setdefault("name", []).append("Give the server a name.")
-    elif len(name) > 100:
-        errors.setdefault("name", []).append("Use at most 100 characters.")
-    if not HOSTNAME_RE.match(hostname):
-        errors.setdefault("hostname", []).append(
-            "Use a DNS name: letters, digits and hyphens, dot-separated (e.g. web1.example.com)."
-        )
+    name, hostname = _clean_names(name, hostname, errors)
     if node.is_enabled and Server.objects.filter(node=node).count() >= node.max_vms:
         errors.setdefault("node", []).append(
             f"The node {node.name} is full ({node.max_vms} servers)."
@@ -273,15 +293,7 @@ def server_create(
     _validate_password(password, errors)
     ssh_keys = _clean_ssh_keys(ssh_keys, errors)
     if vmid is not None:
-        chosen = _whole(vmid, "vmid", errors)
-        if chosen is not None:
-            if not 100 <= chosen <= 999_999_999:
-                errors.setdefault("vmid", []).append("A VMID is between 100 and 999999999.")
-            elif Server.objects.filter(node=node, vmid=chosen).exists():
-                errors.setdefault("vmid", []).append(
-                    f"VMID {chosen} is already used by a server on {node.name}."
-                )
-            vmid = chosen
+        vmid = _free_vmid(vmid, node, errors)
     _raise(errors)
 
     with transaction.atomic():
@@ -579,6 +591,68 @@ def server_sync(*, server: Server, user) -> Job:
         params={},
         steps=_steps("sync", ("sync", "Read the VM from PVE")),
     )
+
+
+def server_adopt(
+    *,
+    node: Node,
+    vmid: int,
+    owner,
+    plan: Plan,
+    name: str,
+    hostname: str = "",
+    marker_uuid: uuid.UUID | None = None,
+    requested_by,
+) -> Job:
+    """Staff: record a VM that already exists on PVE as ``owner``'s server, and queue a sync job
+    that reads its specs and power state from PVE (until then it shows as provisioning).
+
+    The sync, like every job, acts only on a VM that carries the server's ownership marker:
+    ``marker_uuid`` is the one the VM's marker already names (``server_uuid_from_marker``). A
+    VMID the panel already records on ``node`` is refused.
+    """
+    _staff_only(requested_by)
+    errors: dict[str, list[str]] = {}
+    name, hostname = _clean_names(name, hostname or name, errors)
+    vmid = _free_vmid(vmid, node, errors)
+    if marker_uuid is not None and Server.objects.filter(uuid=marker_uuid).exists():
+        errors.setdefault(NON_FIELD_ERRORS, []).append(
+            "A server with this VM's ownership marker is already recorded."
+        )
+    _raise(errors)
+    with transaction.atomic():
+        server = Server.objects.create(
+            **({"uuid": marker_uuid} if marker_uuid is not None else {}),
+            owner=owner,
+            plan=plan,
+            node=node,
+            vmid=vmid,
+            name=name,
+            hostname=hostname,
+            status=ServerStatus.PROVISIONING,
+        )
+        job = server_sync(server=server, user=requested_by)
+        _audit(
+            user=requested_by,
+            action="server_adopt",
+            server=server,
+            job=job,
+            details={"vmid": vmid, "node": node.name},
+        )
+    return job
+
+
+def server_uuid_from_marker(description: str) -> uuid.UUID | None:
+    """The server uuid named by the panel's ownership marker in a VM's description, or None."""
+    from servers.steps import MARKER_PREFIX  # the marker's one definition, next to its writer
+
+    for line in (description or "").splitlines():
+        if line.startswith(MARKER_PREFIX):
+            try:
+                return uuid.UUID(line.removeprefix(MARKER_PREFIX).strip())
+            except ValueError:
+                return None
+    return None
 
 
 # --- retrying a failed job ---------------------------------------------------------------------
