@@ -7,7 +7,6 @@ validates and records a Job; it never calls PVE.
 import pytest
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 
-from nodes.models import Template
 from panel.jobs import JobConflict
 from panel.models import AuditEntry, Job, JobKind, JobState
 from servers import services
@@ -60,7 +59,7 @@ def test_node_limits_apply_too(offline_server, customer):
     offline_server.node.save()
     with pytest.raises(ValidationError) as info:
         services.server_resize(server=offline_server, user=customer, cpu_cores=6)
-    assert _errors(info)["cpu_cores"] == ["The node offline allows at most 4 cores."]
+    assert _errors(info)["cpu_cores"] == ["The node Frankfurt 1 allows at most 4 cores."]
 
 
 def test_nothing_to_change_is_refused(offline_server, customer):
@@ -153,11 +152,6 @@ def test_the_password_is_never_stored_in_clear(offline_server, customer):
     )
     assert "correct horse battery" not in str(job.params)
     assert "correct horse battery" not in str(AuditEntry.objects.get(job=job).details)
-
-
-@pytest.fixture
-def offline_template(offline_node):
-    return Template.objects.create(node=offline_node, vmid=9000, name="debian-12", disk_gib=10)
 
 
 def _create(**overrides):
