@@ -126,7 +126,8 @@ class ServerViewSet(
     lookup_value_regex = "[0-9]+"
 
     def get_queryset(self):
-        active_job = Job.objects.active().filter(server=OuterRef("pk")).values("pk")[:1]
+        jobs = Job.objects.restrict(self.request.user).active()
+        active_job = jobs.filter(server=OuterRef("pk")).values("pk")[:1]
         return (
             servers_for_user(user=self.request.user)
             .select_related("owner", "plan", "node")
