@@ -1,11 +1,10 @@
-"""Server services: validate a request, record a Job, and the steps the worker runs for it.
+"""Server services: validate a request, record a Job, queue its work.
 
-The public services (``server_create``, ``server_resize``, ...) run in the web request: they
-validate in one place, record the Job in one short transaction and queue its Celery chain on
-commit; they never call PVE. The ``step_*`` functions run in the worker (``servers.tasks``), one
-PVE operation each, every one idempotent: it looks at PVE before acting, and a step that recorded
-a UPID waits on that task instead of issuing the operation again. The lifecycle itself is in
-``servers.steps``.
+The public services (``server_create``, ``server_adopt``, ``server_resize``, ...) run in the web
+request: they validate in one place, record the Job in one short transaction and queue its Celery
+chain on commit; they never call PVE. What the worker then does on PVE, step by step, is in
+``servers.steps``. Their outcome (a Job, or a ValidationError, JobConflict or PermissionDenied)
+is turned into each front door's answer by ``panel.outcomes``.
 """
 
 from __future__ import annotations
@@ -258,6 +257,11 @@ def _free_vmid(vmid, node: Node, errors: dict) -> int | None:
     return chosen
 
 
+def _new_server(**fields) -> Server:
+    """A server row, provisioning until its job has built (or read) the VM on PVE."""
+    return Server.objects.create(status=ServerStatus.PROVISIONING, **fields)
+
+
 def server_create(
     *,
     owner,
@@ -297,15 +301,14 @@ def server_create(
     _raise(errors)
 
     with transaction.atomic():
-        server = Server.objects.create(
+        server = _new_server(
             owner=owner,
             plan=plan,
             node=node,
-            template=template,
             vmid=vmid,
             name=name,
             hostname=hostname,
-            status=ServerStatus.PROVISIONING,
+            template=template,
         )
         job = _record_build(
             server=server,
@@ -621,15 +624,10 @@ def server_adopt(
         )
     _raise(errors)
     with transaction.atomic():
-        server = Server.objects.create(
-            **({"uuid": marker_uuid} if marker_uuid is not None else {}),
-            owner=owner,
-            plan=plan,
-            node=node,
-            vmid=vmid,
-            name=name,
-            hostname=hostname,
-            status=ServerStatus.PROVISIONING,
+        # The uuid the VM's marker names, so the sync finds the VM ours.
+        marker = {"uuid": marker_uuid} if marker_uuid is not None else {}
+        server = _new_server(
+            owner=owner, plan=plan, node=node, vmid=vmid, name=name, hostname=hostname, **marker
         )
         job = server_sync(server=server, user=requested_by)
         _audit(

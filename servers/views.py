@@ -1,5 +1,6 @@
-"""Customer pages for servers. Thin: forms check the input, services do the work, selectors
-decide what a user may see (another customer's server is a 404, never a 403).
+"""Customer pages for servers. Thin: forms check the input, services do the work (their outcome
+answered through ``panel.outcomes``), selectors decide what a user may see (another customer's
+server is a 404, never a 403).
 
 Every action works as a plain POST that redirects back to the page (no JavaScript needed); with
 htmx the same URL answers with a fragment: the job's progress panel, or the form with its errors.
