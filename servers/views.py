@@ -153,7 +153,9 @@ def _job_started(request: HttpRequest, server: Server, job: Job, message: str) -
     return redirect("servers:detail", pk=server.pk)
 
 
-def _conflict(request: HttpRequest, server: Server, outcome: Outcome, *, form_name: str, form):
+def _conflict(
+    request: HttpRequest, server: Server, outcome: Outcome, *, form_name: str, form
+) -> HttpResponse:
     active_job = outcome.active_job
     message = outcome.refusal
     if is_htmx(request):
