@@ -55,7 +55,6 @@ STATIC_MEMORY_MIB = 1024
 # The simulated host's physical address bits (an EPYC has 48; PVE caps non-host CPU models at 40).
 HOST_PHYS_BITS = 48
 MEMORY_PM = "/usr/share/perl5/PVE/QemuServer/Memory.pm"
-NET_LIVE_KEYS = ("bridge", "tag", "trunks", "firewall", "rate", "link_down")
 DISK_COLD_KEYS = ("aio", "discard", "iothread", "queues", "product", "cache", "ssd", "vendor", "ro")
 
 
