@@ -79,3 +79,10 @@ def test_a_failed_log_read_does_not_fail_the_wait(pve_sim, pve_client):
     pve_sim.knobs.fail_next_calls("500", count=5, endpoint=LOG)
     result = wait_for_task(pve_client, upid, timeout_s=30, first_interval_s=0.05)
     assert (result.exitstatus, result.log_tail) == ("OK", [])
+
+
+def test_finished_tasks_match_userfilter_without_the_token(pve_sim, pve_client):
+    pve_sim.add_vm("pve1", 100, "web", 1, running=True)
+    wait_for_task(pve_client, pve_client.vm_power("pve1", 100, "stop"), timeout_s=30)
+    assert len(pve_client.vm_tasks("pve1", 100, userfilter="panel@pve")) == 1
+    assert pve_client.vm_tasks("pve1", 100, userfilter="panel@pve!panel") == []
