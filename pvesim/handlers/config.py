@@ -296,6 +296,9 @@ def shown_config(vm: Vm, *, current: bool) -> dict[str, Any]:
 @route("GET", CONFIG)
 def config_get(sim: PveSimulator, req: Request):
     with sim.state.lock:
+        if req.get("snapshot") and req.bool("current"):
+            conflict = "cannot use 'snapshot' parameter with 'current'"
+            raise param_error({"snapshot": conflict, "current": conflict})
         vm = load_vm(sim, req.node, req.vmid)
         if req.get("snapshot"):
             raise die(f"snapshot '{req.get('snapshot')}' does not exist")

@@ -176,3 +176,12 @@ def test_client_reads_pending_and_current(pve_client, pve_sim, running_vm):
         "cores": (1, 2),
         "memory": ("2048", "4096"),
     }
+
+
+def test_current_and_snapshot_exclude_each_other(pve_http, running_vm):
+    response = pve_http.request("GET", CONFIG, params={"current": 1, "snapshot": "before"})
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "snapshot": "cannot use 'snapshot' parameter with 'current'",
+        "current": "cannot use 'snapshot' parameter with 'current'",
+    }
