@@ -10,27 +10,30 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from panel import jobs
-from panel.jobs import JobConflict, StepSpec, job_create
+from panel.jobs import JobConflict, JobDefinition, JobTask, StepDef, job_create
 from panel.models import AuditEntry, Job, JobKind, JobState
 from panel.selectors import job_get_for_user, jobs_for_user
 from servers.models import Server, ServerStatus
 
 pytestmark = pytest.mark.django_db
 
-STEPS = [
-    StepSpec("configure", "Configure", "servers.tasks.resize"),
-    StepSpec("resize_disk", "Resize", "servers.tasks.resize"),
-    StepSpec("finish", "Finish", "servers.tasks.start"),
-]
+# The engine's own tests run handlers they pass in (job_run_task's ``handlers``); the declared
+# ones are never called here.
+RESIZE_TASK = JobTask("servers.tasks.resize", wait_s=60)
+START_TASK = JobTask("servers.tasks.start", wait_s=60)
+STEPS = (
+    StepDef("configure", "Configure", RESIZE_TASK, handler=lambda run: None),
+    StepDef("resize_disk", "Resize", RESIZE_TASK, handler=lambda run: None),
+    StepDef("finish", "Finish", START_TASK, handler=lambda run: None),
+)
 
 
 def _job(server, user, **kw):
     return job_create(
-        kind=kw.pop("kind", JobKind.RESIZE),
+        definition=JobDefinition(kind=kw.pop("kind", JobKind.RESIZE), steps=STEPS),
         server=server,
         requested_by=user,
         params={},
-        steps=STEPS,
         **kw,
     )
 
