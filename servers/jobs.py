@@ -3,8 +3,8 @@ which arguments, the Celery task (one per PVE operation) each step runs in, what
 for the server, and how a failed job is retried.
 
 ``ServersConfig.ready()`` registers them with the engine (``panel.jobs``) in every process. The
-services (``servers.services``) record a job from its kind's declaration; the tasks
-(``servers.tasks``) are the ``TASKS`` below, thin; the handlers are in ``servers.steps``.
+services (``servers.services``) record a job from its kind's declaration; the Celery tasks
+(``servers.tasks``, thin) are the ``JobTask``s below; the step handlers are in ``servers.steps``.
 Another app adds its kinds the same way: its own ``<app>/jobs.py``, registered in its ``ready()``.
 """
 
@@ -65,8 +65,6 @@ DESTROY = _operation("destroy", waits_on="delete")
 # Reading the VM's config and status back (no PVE task to wait on).
 READ_BACK = _operation("read_back", waits_on="configure")
 
-TASKS = (CLONE, CONFIGURE, RESIZE, START, STOP, POWER, REBOOT, SET_PASSWORD, DESTROY, READ_BACK)
-
 
 def _asks_cpu_or_memory(params) -> bool:
     return "cpu_cores" in params or "memory_mib" in params
@@ -89,7 +87,7 @@ _BUILD = (
         "Configure CPU, memory and cloud-init",
         CONFIGURE,
         step_configure,
-        {"new_vm": True},
+        kwargs={"new_vm": True},
     ),
     StepDef("resize_disk", "Resize the disk", RESIZE, step_resize_disk),
     StepDef("start", "Start the server", START, step_start),
@@ -106,7 +104,11 @@ CREATE_JOB = JobDefinition(
     steps=(
         *_BUILD,
         StepDef(
-            "finish", "Read back what PVE holds", READ_BACK, step_finish, {"check_asked": True}
+            "finish",
+            "Read back what PVE holds",
+            READ_BACK,
+            step_finish,
+            kwargs={"check_asked": True},
         ),
     ),
     on_failure=_after_failed_build,
@@ -121,7 +123,11 @@ RESIZE_JOB = JobDefinition(
         ),
         StepDef("resize_disk", "Grow the disk", RESIZE, step_resize_disk, when=_asks_disk),
         StepDef(
-            "finish", "Read back what PVE holds", READ_BACK, step_finish, {"check_asked": True}
+            "finish",
+            "Read back what PVE holds",
+            READ_BACK,
+            step_finish,
+            kwargs={"check_asked": True},
         ),
     ),
     on_failure=server_after_failure,
@@ -149,7 +155,7 @@ REBUILD_JOB = JobDefinition(
             "Read back what PVE holds",
             READ_BACK,
             step_finish,
-            {"check_asked": True, "store_template": True},
+            kwargs={"check_asked": True, "store_template": True},
         ),
     ),
     on_failure=_after_failed_build,
@@ -171,9 +177,13 @@ DELETE_JOB = JobDefinition(
     kind=JobKind.DELETE,
     steps=(
         # A server whose create failed may have no VM of its own on PVE: nothing to stop there.
-        StepDef("stop", "Stop the server", STOP, step_stop, {"absent_ok": True}),
+        StepDef("stop", "Stop the server", STOP, step_stop, kwargs={"absent_ok": True}),
         StepDef(
-            "destroy", "Destroy the VM and its disks", DESTROY, step_destroy, {"absent_ok": True}
+            "destroy",
+            "Destroy the VM and its disks",
+            DESTROY,
+            step_destroy,
+            kwargs={"absent_ok": True},
         ),
         StepDef("remove_record", "Remove the server", DESTROY, step_remove_record),
     ),
@@ -184,8 +194,8 @@ DELETE_JOB = JobDefinition(
 SUSPEND_JOB = JobDefinition(
     kind=JobKind.SUSPEND,
     steps=(
-        StepDef("stop", "Shut the server down", STOP, step_stop, {"graceful": True}),
-        StepDef("finish", "Mark it suspended", READ_BACK, step_finish, {"suspended": True}),
+        StepDef("stop", "Shut the server down", STOP, step_stop, kwargs={"graceful": True}),
+        StepDef("finish", "Mark it suspended", READ_BACK, step_finish, kwargs={"suspended": True}),
     ),
     on_failure=server_after_failure,
     retry=partial(server_action_retry, service=server_suspend),
@@ -195,7 +205,9 @@ UNSUSPEND_JOB = JobDefinition(
     kind=JobKind.UNSUSPEND,
     steps=(
         StepDef("start", "Start the server", START, step_start),
-        StepDef("finish", "Lift the suspension", READ_BACK, step_finish, {"suspended": False}),
+        StepDef(
+            "finish", "Lift the suspension", READ_BACK, step_finish, kwargs={"suspended": False}
+        ),
     ),
     on_failure=server_after_failure,
     retry=partial(server_action_retry, service=server_unsuspend),
