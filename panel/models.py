@@ -13,6 +13,9 @@ class User(AbstractUser):
 
 
 class JobKind(models.TextChoices):
+    """Every kind has exactly one declaration (``servers/jobs.py`` for these; a backup app adds
+    its kinds here together with its own ``backups/jobs.py``)."""
+
     CREATE = "create", "Create"
     RESIZE = "resize", "Resize"
     POWER = "power", "Power"
@@ -22,8 +25,6 @@ class JobKind(models.TextChoices):
     SUSPEND = "suspend", "Suspend"
     UNSUSPEND = "unsuspend", "Unsuspend"
     SYNC = "sync", "Sync from PVE"
-    BACKUP = "backup", "Backup"
-    RESTORE = "restore", "Restore"
 
 
 class JobState(models.TextChoices):
@@ -47,8 +48,12 @@ class JobQuerySet(RestrictedQuerySet):
 class Job(models.Model):
     """One durable unit of work on PVE: the row, not Celery, is the truth the UI and API read.
 
-    `steps` is a list of {"name", "label", "state", "upid", "started_at", "finished_at"}; a step
-    that recorded a UPID is resumed by waiting on that UPID, never by issuing the call again.
+    `steps` is a list of {"name", "label", "task", "state", "upid", "upid_node", "started_at",
+    "finished_at", "note"}, copied from the kind's declaration (``panel.jobs.registry``) when the
+    job is recorded: ``task`` is the Celery task that runs the step, ``state`` is pending, running,
+    done, skipped or failed, ``note`` says why a step was skipped; a step may add facts of its own
+    (``transient_retries``). A step that recorded a UPID is resumed by waiting on that UPID, never
+    by issuing the call again.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)

@@ -4,7 +4,6 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from panel.models import JobKind
 from panel.querysets import RestrictedQuerySet
 
 
@@ -100,18 +99,3 @@ class Server(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-
-# The job kinds the servers app runs (backups will bring their own): its failure hook and its
-# retry handler are registered for exactly these.
-SERVER_JOB_KINDS = (
-    JobKind.CREATE,
-    JobKind.RESIZE,
-    JobKind.POWER,
-    JobKind.REBUILD,
-    JobKind.RESET_PASSWORD,
-    JobKind.DELETE,
-    JobKind.SUSPEND,
-    JobKind.UNSUSPEND,
-    JobKind.SYNC,
-)

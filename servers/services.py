@@ -1,10 +1,12 @@
-"""Server services: validate a request, record a Job, queue its work.
+"""Server services: validate a request, then record a Job of the asked kind; and retry a failed one.
 
-The public services (``server_create``, ``server_adopt``, ``server_resize``, ...) run in the web
-request: they validate in one place, record the Job in one short transaction and queue its Celery
-chain on commit; they never call PVE. What the worker then does on PVE, step by step, is in
-``servers.steps``. Their outcome (a Job, or a ValidationError, JobConflict or PermissionDenied)
-is turned into each front door's answer by ``panel.outcomes``.
+The services (``server_create``, ``server_adopt``, ``server_resize``, ...) run in the web request
+(views, admin, API): they validate in one place, record the Job (its steps from the kind's
+declaration in ``servers.jobs``) in one short transaction and queue its Celery chain on commit;
+they never call PVE. The ``server_*_retry`` functions are the retries those declarations name.
+What the worker then does on PVE is in ``servers.steps``. Their outcome (a Job, or a
+ValidationError, JobConflict or PermissionDenied) is turned into each front door's answer by
+``panel.outcomes``.
 """
 
 from __future__ import annotations
@@ -17,27 +19,26 @@ from django.db import transaction
 
 from nodes.models import Node, Template
 from panel.crypto import encrypt
-from panel.jobs import (
-    JobConflict,
-    StepSpec,
-    job_create,
-    job_dispatch,
-    register_retry_handler,
-)
+from panel.jobs import JobConflict, job_create, job_definition, job_dispatch
 from panel.models import AuditEntry, Job, JobKind
 from panel.validators import HOSTNAME_RE
-from servers.models import SERVER_JOB_KINDS, Plan, PowerAction, Server, ServerStatus
+from servers.models import Plan, PowerAction, Server, ServerStatus
+from servers.steps.marker import MARKER_PREFIX
 
 __all__ = [
     "JobConflict",
+    "server_action_retry",
     "server_adopt",
     "server_create",
+    "server_create_retry",
     "server_delete",
-    "server_job_retry",
     "server_power",
+    "server_power_retry",
     "server_rebuild",
     "server_reset_password",
     "server_resize",
+    "server_resize_retry",
+    "server_retry_refused_for_password",
     "server_suspend",
     "server_sync",
     "server_unsuspend",
@@ -53,18 +54,6 @@ _SSH_KEY_RE = re.compile(
     r"^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp\d+|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)"
     r" [A-Za-z0-9+/=]+( .*)?$"
 )
-
-T = "servers.tasks."
-S_CLONE = StepSpec("clone", "Clone the template", T + "clone")
-S_CONFIGURE = StepSpec("configure", "Configure CPU, memory and cloud-init", T + "configure")
-S_RESIZE_DISK = StepSpec("resize_disk", "Resize the disk", T + "resize")
-S_START = StepSpec("start", "Start the server", T + "start")
-S_FINISH_CREATE = StepSpec("finish", "Read back what PVE holds", T + "start")
-
-
-def _steps(task: str, *names_labels: tuple[str, str]) -> list[StepSpec]:
-    return [StepSpec(name, label, T + task) for name, label in names_labels]
-
 
 # --- validation helpers ------------------------------------------------------------------------
 
@@ -211,14 +200,19 @@ def _record(
     server: Server,
     user,
     params: dict,
-    steps: list[StepSpec],
     status: str | None = None,
     audit: dict | None = None,
 ) -> Job:
-    """The one short transaction every action shares: the Job, the server's status, the audit
-    entry; the Celery chain is queued after the commit."""
+    """The one short transaction every action shares: the Job (with the steps its kind declares
+    in ``servers.jobs``), the server's status, the audit entry; the Celery chain is queued after
+    the commit."""
     with transaction.atomic():
-        job = job_create(kind=kind, server=server, requested_by=user, params=params, steps=steps)
+        job = job_create(
+            definition=job_definition(kind=kind),
+            server=server,
+            requested_by=user,
+            params=params,
+        )
         if status is not None and server.status != status:
             Server.objects.filter(pk=server.pk).update(status=status)
             server.status = status
@@ -378,7 +372,6 @@ def _record_build(
         server=server,
         user=user,
         params=params,
-        steps=[S_CLONE, S_CONFIGURE, S_RESIZE_DISK, S_START, S_FINISH_CREATE],
         status=ServerStatus.PROVISIONING,
         audit={**specs, "template": template.name, "node": server.node.name, **audit},
     )
@@ -416,12 +409,7 @@ def server_resize(
                 ]
             }
         )
-    steps = []
-    if "cpu_cores" in changes or "memory_mib" in changes:
-        steps.append(StepSpec("configure", "Set CPU and memory", T + "resize"))
-    if "disk_gib" in changes:
-        steps.append(StepSpec("resize_disk", "Grow the disk", T + "resize"))
-    steps.append(StepSpec("finish", "Read back what PVE holds", T + "resize"))
+    # The job's steps follow from the params: only what changes is configured or grown.
     params = {
         **changes,
         "previous": {
@@ -435,7 +423,6 @@ def server_resize(
         server=server,
         user=user,
         params=params,
-        steps=steps,
         status=ServerStatus.RESIZING,
     )
 
@@ -450,7 +437,6 @@ def server_power(*, server: Server, user, action: str) -> Job:
         server=server,
         user=user,
         params={"action": action},
-        steps=_steps("power", ("power", f"Power: {action}"), ("finish", "Read back the state")),
     )
 
 
@@ -481,22 +467,11 @@ def server_rebuild(*, server: Server, user, template: Template, password: str = 
         "ssh_keys": "",
         "password_encrypted": encrypt(password) if password else "",
     }
-    steps = _steps(
-        "rebuild",
-        ("stop", "Stop the server"),
-        ("destroy", "Remove the old VM"),
-        ("clone", "Clone the template"),
-        ("configure", "Configure CPU, memory and cloud-init"),
-        ("resize_disk", "Resize the disk"),
-        ("start", "Start the server"),
-        ("finish", "Read back what PVE holds"),
-    )
     return _record(
         kind=JobKind.REBUILD,
         server=server,
         user=user,
         params=params,
-        steps=steps,
         status=ServerStatus.REBUILDING,
         audit={"template": template.name},
     )
@@ -515,12 +490,6 @@ def server_reset_password(*, server: Server, user, password: str) -> Job:
         server=server,
         user=user,
         params={"password_encrypted": encrypt(password)},
-        steps=_steps(
-            "reset_password",
-            ("set_password", "Write the cloud-init password"),
-            ("apply", "Reboot so cloud-init applies it"),
-            ("finish", "Read back the state"),
-        ),
         audit={},
     )
 
@@ -537,12 +506,6 @@ def server_delete(*, server: Server, user) -> Job:
         server=server,
         user=user,
         params={"vmid": server.vmid, "node": server.node.name, "status_before": server.status},
-        steps=_steps(
-            "delete",
-            ("stop", "Stop the server"),
-            ("destroy", "Destroy the VM and its disks"),
-            ("remove_record", "Remove the server"),
-        ),
         status=ServerStatus.DELETING,
     )
 
@@ -563,7 +526,6 @@ def server_suspend(*, server: Server, user) -> Job:
         server=server,
         user=user,
         params={},
-        steps=_steps("suspend", ("stop", "Shut the server down"), ("finish", "Mark it suspended")),
     )
 
 
@@ -578,7 +540,6 @@ def server_unsuspend(*, server: Server, user) -> Job:
         server=server,
         user=user,
         params={},
-        steps=_steps("unsuspend", ("start", "Start the server"), ("finish", "Lift the suspension")),
     )
 
 
@@ -592,7 +553,6 @@ def server_sync(*, server: Server, user) -> Job:
         server=server,
         user=user,
         params={},
-        steps=_steps("sync", ("sync", "Read the VM from PVE")),
     )
 
 
@@ -642,8 +602,6 @@ def server_adopt(
 
 def server_uuid_from_marker(description: str) -> uuid.UUID | None:
     """The server uuid named by the panel's ownership marker in a VM's description, or None."""
-    from servers.steps import MARKER_PREFIX  # the marker's one definition, next to its writer
-
     for line in (description or "").splitlines():
         if line.startswith(MARKER_PREFIX):
             try:
@@ -653,19 +611,30 @@ def server_uuid_from_marker(description: str) -> uuid.UUID | None:
     return None
 
 
-# --- retrying a failed job ---------------------------------------------------------------------
-
-# Kinds whose password the configure step erased once PVE had it: it cannot be sent again.
-_FORGOTTEN_SECRET_KINDS = (JobKind.REBUILD, JobKind.RESET_PASSWORD)
+# --- retrying a failed job: the retries the kinds' declarations (servers.jobs) name -------------
 
 
 def _refuse(message: str) -> None:
     raise ValidationError({NON_FIELD_ERRORS: [message]})
 
 
-def _retry_create(*, job: Job, server: Server, user) -> Job:
+def _failed_job_server(job: Job) -> Server:
+    """The server of the failed ``job``; a server that is gone leaves nothing to retry."""
+    server = (
+        Server.objects.select_related("node", "plan", "template").filter(pk=job.server_id).first()
+        if job.server_id is not None
+        else None
+    )
+    if server is None:
+        _refuse(f"The server {job.target_name} is gone; there is nothing to retry.")
+    return server
+
+
+def server_create_retry(*, job: Job, user) -> Job:
     """Record the create again for the same server: the clone is skipped if PVE holds the VM
-    with this server's marker, the disk if it already has its size, the start if it runs."""
+    with this server's marker, the disk if it already has its size, the start if it runs. Every
+    check of an order runs again against today's plan, node and template."""
+    server = _failed_job_server(job)
     _check_access(server=server, user=user)
     if Job.objects.filter(server=server, created_at__gt=job.created_at).exists():
         _refuse(
@@ -701,40 +670,31 @@ def _retry_create(*, job: Job, server: Server, user) -> Job:
     )
 
 
-def server_job_retry(*, job: Job, user) -> Job:
-    """A new job of the failed ``job``'s kind on the same server with the same parameters,
-    recorded through the same service, so every check runs again against today's server (a resize
-    that is now a shrink is refused). Called through ``panel.jobs.job_retry``."""
-    server = (
-        Server.objects.select_related("node", "plan", "template").filter(pk=job.server_id).first()
-        if job.server_id is not None
-        else None
-    )
-    if server is None:
-        _refuse(f"The server {job.target_name} is gone; there is nothing to retry.")
-    if job.kind in _FORGOTTEN_SECRET_KINDS:
-        _refuse(
-            f"A {job.get_kind_display().lower()} sets a password, which the panel does not keep "
-            f"once PVE has it: start a new {job.get_kind_display().lower()} from the server's "
-            "page and enter the password again."
-        )
+def server_resize_retry(*, job: Job, user) -> Job:
+    """The same sizes, through ``server_resize``: a resize that is now a shrink is refused."""
+    server = _failed_job_server(job)
     params = job.params or {}
-    if job.kind == JobKind.CREATE:
-        return _retry_create(job=job, server=server, user=user)
-    if job.kind == JobKind.RESIZE:
-        specs = {f: params[f] for f in ("cpu_cores", "memory_mib", "disk_gib") if f in params}
-        return server_resize(server=server, user=user, **specs)
-    if job.kind == JobKind.POWER:
-        return server_power(server=server, user=user, action=params.get("action", ""))
-    simple = {
-        JobKind.DELETE: server_delete,
-        JobKind.SUSPEND: server_suspend,
-        JobKind.UNSUSPEND: server_unsuspend,
-        JobKind.SYNC: server_sync,
-    }
-    if job.kind not in simple:
-        _refuse(f"A {job.get_kind_display().lower()} job cannot be retried here.")
-    return simple[job.kind](server=server, user=user)
+    specs = {f: params[f] for f in ("cpu_cores", "memory_mib", "disk_gib") if f in params}
+    return server_resize(server=server, user=user, **specs)
 
 
-register_retry_handler(kinds=SERVER_JOB_KINDS, handler=server_job_retry)
+def server_power_retry(*, job: Job, user) -> Job:
+    server = _failed_job_server(job)
+    return server_power(server=server, user=user, action=(job.params or {}).get("action", ""))
+
+
+def server_action_retry(*, job: Job, user, service) -> Job:
+    """A job whose service takes nothing but the server (delete, suspend, ...): that service
+    again, so every check runs again against today's server."""
+    return service(server=_failed_job_server(job), user=user)
+
+
+def server_retry_refused_for_password(*, job: Job, user) -> Job:
+    """A rebuild or a password reset sets a password, which the configure step erased once PVE
+    had it: it cannot be sent again."""
+    _failed_job_server(job)
+    kind = job.get_kind_display().lower()
+    _refuse(
+        f"A {kind} sets a password, which the panel does not keep once PVE has it: start a new "
+        f"{kind} from the server's page and enter the password again."
+    )

@@ -1,6 +1,8 @@
 """The house rules of docs/design.md, as dependencies that must never exist."""
 
 import ast
+import importlib
+import inspect
 from pathlib import Path
 
 import pytest
@@ -248,3 +250,57 @@ def test_the_demo_stays_out_of_production():
     packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     assert not any(p.startswith("demo") for p in packages["packages"]["find"]["include"])
     assert "demo" not in base.INSTALLED_APPS
+
+
+def test_the_job_engine_knows_no_app():
+    """Apps register their job kinds with the engine; the engine never reaches into an app."""
+    assert offending(source_files("panel/jobs"), ("nodes", "servers", "backups")) == []
+
+
+def _declarations() -> list:
+    """Every JobDefinition declared in an app's ``jobs.py`` (each object once)."""
+    from django.apps import apps
+
+    from panel.jobs import JobDefinition
+
+    found = {}
+    for config in apps.get_app_configs():
+        if not (Path(config.path) / "jobs.py").exists():
+            continue
+        module = importlib.import_module(f"{config.name}.jobs")
+        for value in vars(module).values():
+            if isinstance(value, JobDefinition):
+                found[id(value)] = value
+    return list(found.values())
+
+
+def test_every_job_kind_has_exactly_one_declaration_and_it_is_registered():
+    from panel.jobs import job_definitions
+    from panel.models import JobKind
+
+    declarations = _declarations()
+    assert sorted(d.kind for d in declarations) == sorted(JobKind.values)
+    registered = job_definitions()
+    assert all(registered[d.kind] is d for d in declarations)
+
+
+def test_every_declared_step_exists_with_its_handler_arguments_and_celery_task():
+    from config.celery import app
+    from panel.jobs import job_definitions
+
+    app.loader.import_default_modules()  # the tasks modules, as a worker loads them
+    for definition in job_definitions().values():
+        names = [step.name for step in definition.steps]
+        assert len(names) == len(set(names)), f"{definition.kind}: a step name twice"
+        for step in definition.steps:
+            where = f"{definition.kind}.{step.name}"
+            # The handler takes the run and exactly the arguments the declaration gives it.
+            inspect.signature(step.handler).bind(None, **step.kwargs)
+            assert step.task.name in app.tasks, f"{where}: no Celery task {step.task.name}"
+            task = app.tasks[step.task.name]
+            options = step.task.celery_options()
+            assert (task.soft_time_limit, task.time_limit) == (
+                options["soft_time_limit"],
+                options["time_limit"],
+            ), f"{where}: {task.name} does not have the time limits its declaration derives"
+            assert task.acks_late and task.reject_on_worker_lost, where

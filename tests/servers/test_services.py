@@ -85,7 +85,12 @@ def test_a_valid_resize_records_one_job_with_only_the_changes(
         "previous": {"cpu_cores": 2, "memory_mib": 2048, "disk_gib": 20},
     }
     assert [s["name"] for s in job.steps] == ["configure", "resize_disk", "finish"]
-    assert {s["task"] for s in job.steps} == {"servers.tasks.resize"}
+    # Each step runs in the Celery task of its PVE operation.
+    assert [s["task"] for s in job.steps] == [
+        "servers.tasks.configure",
+        "servers.tasks.resize",
+        "servers.tasks.read_back",
+    ]
     offline_server.refresh_from_db()
     # The database still holds what PVE confirmed; only the status says a resize runs.
     assert (offline_server.cpu_cores, offline_server.disk_gib) == (2, 20)
@@ -209,7 +214,7 @@ def test_create_records_a_provisioning_server_and_the_chain(
         ("configure", "configure"),
         ("resize_disk", "resize"),
         ("start", "start"),
-        ("finish", "start"),
+        ("finish", "read_back"),
     ]
     assert "s3cret-pass" not in str(job.params)
 
