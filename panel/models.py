@@ -88,7 +88,13 @@ class Job(models.Model):
     upid = models.CharField(max_length=255, blank=True)
     upid_node = models.CharField(max_length=64, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    # PVE's own text and our reason, for staff; customers read ``customer_error`` instead.
     error = models.TextField(blank=True)
+    customer_error = models.TextField(
+        blank=True,
+        help_text="What the customer reads when the job failed: a plain sentence, without PVE's "
+        "text, node names or task ids.",
+    )
     traceback = models.TextField(blank=True)
     task_log = models.TextField(blank=True, help_text="Tail of the PVE task log of the last task.")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

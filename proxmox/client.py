@@ -49,6 +49,7 @@ def configure_logging_from_env(environ: Mapping[str, str] = os.environ) -> None:
 configure_logging_from_env()
 
 API_PREFIX = "/api2/json"
+EMPTY_TASK_LOG = "no content"
 POWER_ACTIONS = ("start", "stop", "shutdown", "reboot", "reset", "suspend", "resume")
 RESIZABLE_DISK_PREFIXES = ("scsi", "virtio", "sata", "ide", "efidisk", "tpmstate")
 
@@ -377,7 +378,12 @@ class PveClient:
         if isinstance(total, int) and total > len(entries):
             start = max(total - lines, 0)
             entries = self.get(path, start=start, limit=lines) or []
-        return [str(e.get("t", "")) for e in sorted(entries, key=lambda e: e.get("n", 0))]
+        lines_read = [str(e.get("t", "")) for e in sorted(entries, key=lambda e: e.get("n", 0))]
+        # pve-common's dump_logfile answers an empty log with one line "no content": not a line
+        # the task wrote, so not one to show anyone.
+        if lines_read == [EMPTY_TASK_LOG] and total in (None, 1):
+            return []
+        return lines_read
 
     def tasks(self, node: str, **filters) -> list[dict]:
         """``GET /nodes/{node}/tasks``; filters are PVE's (vmid, typefilter, source, ...)."""

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from panel.jobs.customer_errors import customer_error
 from panel.jobs.registry import job_definition_or_none
 from panel.models import Job, JobState
 
@@ -175,10 +176,18 @@ def job_succeed(*, job: Job) -> None:
 
 
 def job_fail(
-    *, job: Job, error: str, traceback: str = "", task_log: str = "", step: str | None = None
+    *,
+    job: Job,
+    error: str,
+    traceback: str = "",
+    task_log: str = "",
+    step: str | None = None,
+    exc: BaseException | None = None,
 ) -> None:
-    """Mark the job failed with PVE's own message, the task log tail and our traceback."""
+    """Mark the job failed with PVE's own message, the task log tail and our traceback (for
+    staff), and the plain sentence its customer reads, chosen from ``exc`` and ``error``."""
     now = _now()
+    job.customer_error = customer_error(kind_label=job.get_kind_display(), exc=exc, error=error)
     if step:
         try:
             row = step_row(job, step)
@@ -197,6 +206,7 @@ def job_fail(
     updated = Job.objects.filter(pk=job.pk, lease_token=job.lease_token).update(
         state=JobState.FAILED,
         error=error,
+        customer_error=job.customer_error,
         traceback=traceback,
         task_log=job.task_log,
         finished_at=now,

@@ -201,6 +201,7 @@ def job_run_task(
                     traceback=traceback_module.format_exc(),
                     task_log=task_log,
                     step=step["name"],
+                    exc=exc,
                 )
                 return
             if run.step["state"] not in STEP_FINISHED:

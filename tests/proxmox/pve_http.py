@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import parse_qs, urlsplit
 
 import responses
 
@@ -68,3 +69,13 @@ class FakeClock:
     @property
     def elapsed(self) -> float:
         return sum(self.sleeps)
+
+
+def form(call) -> dict[str, str]:
+    """The form a recorded call sent (PVE takes writes as form fields)."""
+    return {k: v[0] for k, v in parse_qs(call.request.body or "", keep_blank_values=True).items()}
+
+
+def query(call) -> dict[str, str]:
+    """The query string a recorded call sent."""
+    return {k: v[0] for k, v in parse_qs(urlsplit(call.request.url).query).items()}

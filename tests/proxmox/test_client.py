@@ -1,6 +1,6 @@
 import logging
 import socket
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote
 
 import pytest
 import requests
@@ -17,28 +17,18 @@ from proxmox.errors import (
     PveTransientError,
     PveValidationError,
 )
-from tests.proxmox.pve_http import API, BASE, TOKEN_ID, TOKEN_SECRET, make_client, pve_error
+from tests.proxmox.pve_http import (
+    API,
+    BASE,
+    TOKEN_ID,
+    TOKEN_SECRET,
+    form,
+    make_client,
+    pve_error,
+    query,
+)
 
 UPID = "UPID:pve1:0000C346:165A0CE4:68D7279C:qmclone:9000:panel@pve!panel:"
-
-
-@pytest.fixture
-def pve():
-    with responses.RequestsMock() as mock:
-        yield mock
-
-
-@pytest.fixture
-def client():
-    return make_client()
-
-
-def form(call) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(call.request.body or "", keep_blank_values=True).items()}
-
-
-def query(call) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(call.request.url).query).items()}
 
 
 # --- requests as PVE wants them -------------------------------------------------------------
@@ -139,6 +129,15 @@ def test_task_log_tail_reads_the_end_of_a_long_log(pve, client):
     pve.get(log_url, json={"data": last, "total": 10})
     assert client.task_log_tail("pve1", UPID, lines=3) == ["line 8", "line 9", "line 10"]
     assert query(pve.calls[1]) == {"start": "7", "limit": "3"}
+
+
+def test_an_empty_task_log_reads_as_no_lines(pve, client):
+    """pve-common answers an empty log with the placeholder line "no content"."""
+    log_url = API + f"/nodes/pve1/tasks/{UPID}/log"
+    pve.get(log_url, json={"data": [{"n": 1, "t": "no content"}], "total": 1})
+    pve.get(log_url, json={"data": [{"n": 1, "t": "starting"}], "total": 1})
+    assert client.task_log_tail("pve1", UPID) == []
+    assert client.task_log_tail("pve1", UPID) == ["starting"]
 
 
 def test_storage_content_delete_keeps_the_volid_path(pve, client):

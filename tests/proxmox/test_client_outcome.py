@@ -1,11 +1,9 @@
 """Ambiguous answers to writes, the pending/current config reads, cluster status, VM task search."""
 
 import pickle
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-import responses
 
 from proxmox.errors import (
     PveAlreadyExistsError,
@@ -19,24 +17,9 @@ from proxmox.errors import (
     task_failure,
     vmid_taken_in,
 )
-from tests.proxmox.pve_http import API, PveResponse, make_client, pve_error
+from tests.proxmox.pve_http import API, PveResponse, pve_error, query
 
 UPID = "UPID:pve1:0000C346:165A0CE4:68D7279C:qmclone:9000:panel@pve!panel:"
-
-
-@pytest.fixture
-def pve():
-    with responses.RequestsMock() as mock:
-        yield mock
-
-
-@pytest.fixture
-def client():
-    return make_client()
-
-
-def query(call) -> dict[str, str]:
-    return {k: v[0] for k, v in parse_qs(urlsplit(call.request.url).query).items()}
 
 
 def proxy_answer(method, path, status, reason):

@@ -4,7 +4,6 @@ import random
 
 import pytest
 import requests
-import responses
 
 from proxmox.errors import (
     PveAuthError,
@@ -19,23 +18,12 @@ from proxmox.errors import (
     PveValidationError,
 )
 from proxmox.waiting import retry_on_lock, wait_for_task, wait_until_unlocked
-from tests.proxmox.pve_http import API, FakeClock, make_client, pve_error
+from tests.proxmox.pve_http import API, FakeClock, pve_error
 
 # The task runs on pve2 although the client talks to pve1's API: the UPID decides.
 UPID = "UPID:pve2:0000C346:165A0CE4:68D7279C:resize:101:panel@pve!panel:"
 STATUS_URL = API + f"/nodes/pve2/tasks/{UPID}/status"
 LOG_URL = API + f"/nodes/pve2/tasks/{UPID}/log"
-
-
-@pytest.fixture
-def pve():
-    with responses.RequestsMock() as mock:
-        yield mock
-
-
-@pytest.fixture
-def client():
-    return make_client()
 
 
 @pytest.fixture

@@ -32,13 +32,29 @@ def test_running_job_keeps_polling(alice_client, alice_server):
     assert "HX-Trigger" not in response
 
 
-def test_panel_shows_elapsed_time_and_the_task_log_tail(alice_client, alice_server):
+def test_panel_shows_staff_the_elapsed_time_and_the_task_log_tail(client, staff_user, alice_server):
     job = make_job(alice_server)
-    text = _poll(alice_client, job).content.decode()
+    client.force_login(staff_user)
+    text = _poll(client, job).content.decode()
     assert 'title="Elapsed time"' in text
     assert re.search(r'title="Elapsed time">\d+ s<', text)
     assert "line 30" in text and "line 16" in text
     assert not re.search(r"\bline 15\b", text)
+
+
+def test_customers_see_progress_but_never_pve_text_or_log(alice_client, alice_server):
+    """PVE's text names nodes, storages and task ids: customers read a plain sentence."""
+    lvm = "lvextend: Insufficient free space: 1280 extents needed on pve1"
+    job = make_job(
+        alice_server,
+        state=JobState.FAILED,
+        error=f"Grow the disk: PVE task failed: {lvm}",
+        customer_error="The resize did not complete: the host does not have enough free storage.",
+    )
+    text = _poll(alice_client, job).content.decode()
+    assert 'title="Elapsed time"' in text
+    assert "does not have enough free storage" in text
+    assert "lvextend" not in text and "pve1" not in text and "line 30" not in text
 
 
 @pytest.mark.parametrize("state", [JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED])
@@ -66,13 +82,14 @@ def test_poll_announces_a_state_change(alice_client, alice_server):
     assert "HX-Trigger" not in same
 
 
-def test_failed_job_shows_its_error_and_log(alice_client, alice_server):
+def test_failed_job_shows_staff_its_error_and_log(client, staff_user, alice_server):
     job = make_job(
         alice_server,
         state=JobState.FAILED,
         error="PVE task failed: resize: disk 'scsi0' not found",
     )
-    text = _poll(alice_client, job).content.decode()
+    client.force_login(staff_user)
+    text = _poll(client, job).content.decode()
     assert "PVE task failed: resize: disk &#x27;scsi0&#x27; not found" in text
     assert '<details class="task-log" open>' in text
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from panel.customer_errors import customer_error
+from panel.jobs.customer_errors import customer_error
 from proxmox.errors import (
     PveError,
     PveLockError,
