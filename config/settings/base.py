@@ -69,6 +69,25 @@ TEMPLATES = [
 VAR_DIR.mkdir(exist_ok=True)
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'panel.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+
+
+def sqlite_for_concurrency(database: dict) -> None:
+    """Let the web process and the worker write one SQLite file at once.
+
+    Without this a second writer fails at once with `database is locked` and jobs stall in
+    "Queued". WAL lets readers go on while one writes; the busy timeout makes a writer wait for the
+    lock instead of failing; IMMEDIATE takes the write lock when a transaction begins, so two
+    readers never deadlock upgrading to writers. Shared by the embedded default and the tests.
+    """
+    if not database["ENGINE"].endswith("sqlite3"):
+        return
+    options = database.setdefault("OPTIONS", {})
+    options.setdefault("timeout", 30)
+    options.setdefault("transaction_mode", "IMMEDIATE")
+    options.setdefault("init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL")
+
+
+sqlite_for_concurrency(DATABASES["default"])
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "panel.User"
 
