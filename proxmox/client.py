@@ -156,7 +156,9 @@ class PveClient:
             # (e.g. for the new VM or the UPID in the task list) before sending it again.
             error.maybe_executed = method != "GET" and not _never_reached_server(exc)
             raise error from exc
-        level = logging.INFO if response.status_code < 400 else logging.WARNING
+        # Reads (every task poll among them) at DEBUG, so INFO shows what the panel changed.
+        level = logging.DEBUG if method == "GET" else logging.INFO
+        level = logging.WARNING if response.status_code >= 400 else level
         self._log(method, path, response.status_code, started, level)
         if response.status_code >= 400:
             raise self._error(method, path, response)
