@@ -1,10 +1,10 @@
-"""Reads of jobs, always through the one permission-filtered queryset."""
+"""Reads of jobs and SSH keys, always through the one permission-filtered queryset."""
 
 from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from panel.models import ACTIVE_JOB_STATES, Job
+from panel.models import ACTIVE_JOB_STATES, Job, SshKey
 
 
 def jobs_for_user(*, user) -> QuerySet[Job]:
@@ -28,3 +28,10 @@ def jobs_for_server(*, user, server) -> QuerySet[Job]:
 
 def job_active_for_server(*, server) -> Job | None:
     return Job.objects.filter(server=server, state__in=ACTIVE_JOB_STATES).first()
+
+
+def ssh_keys_for_user(*, user) -> QuerySet[SshKey]:
+    """A user's own keys; nobody, staff included, lists another account's keys here."""
+    if not getattr(user, "is_authenticated", False):
+        return SshKey.objects.none()
+    return SshKey.objects.filter(owner=user)

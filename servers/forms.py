@@ -8,6 +8,8 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from nodes.models import Node, Template
+from panel.forms import SshKeyChoiceField
+from panel.models import SshKey
 from panel.templatetags.panel_ui import mib
 from servers.models import Plan, Server
 
@@ -131,6 +133,7 @@ class RebuildForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         help_text="Leave empty to set no password (sign in with SSH keys).",
     )
+    ssh_keys = SshKeyChoiceField(help_text="Keys from your account, installed for root.")
     confirm = forms.BooleanField(
         label="I understand that rebuilding erases everything on this server's disk."
     )
@@ -143,6 +146,8 @@ class RebuildForm(forms.Form):
         ).order_by("name")
         if server.template_id:
             self.fields["template"].initial = server.template_id
+        # The owner's keys only: a key of another account is "not one of the choices".
+        self.fields["ssh_keys"].queryset = SshKey.objects.filter(owner=server.owner_id)
 
 
 class ResetPasswordForm(forms.Form):
