@@ -444,7 +444,9 @@ def server_power(*, server: Server, user, action: str) -> Job:
     )
 
 
-def server_rebuild(*, server: Server, user, template: Template, password: str = "") -> Job:
+def server_rebuild(
+    *, server: Server, user, template: Template, password: str = "", ssh_keys: str = ""
+) -> Job:
     """Reinstall from a template: the VM is destroyed and cloned again under the same VMID."""
     _check_actionable(server=server, user=user)
     errors: dict[str, list[str]] = {}
@@ -460,6 +462,7 @@ def server_rebuild(*, server: Server, user, template: Template, password: str = 
             f"{server.disk_gib} GiB. Grow the disk first."
         )
     _validate_password(password, errors)
+    ssh_keys = _clean_ssh_keys(ssh_keys, errors)
     _raise(errors)
     params = {
         "template_id": template.pk,
@@ -468,7 +471,7 @@ def server_rebuild(*, server: Server, user, template: Template, password: str = 
         "memory_mib": server.memory_mib,
         "disk_gib": server.disk_gib,
         "vmid_chosen": True,
-        "ssh_keys": "",
+        "ssh_keys": ssh_keys,
         "password_encrypted": encrypt(password) if password else "",
     }
     steps = _steps(

@@ -13,6 +13,9 @@ from servers.models import Plan, Server, ServerStatus
 def ui_node(db):
     return Node.objects.create(
         name="Frankfurt 1",
+        # What customers read as their servers' location (the same words as the name here;
+        # tests/ui/test_location.py tells the two apart).
+        location="Frankfurt 1",
         api_url="https://pve1.example.com:8006",
         pve_node="pve1",
         token_id="panel@pve!panel",
