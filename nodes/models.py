@@ -75,6 +75,9 @@ class Node(models.Model):
     is_enabled = models.BooleanField(default=True)
     pve_version = models.CharField(max_length=50, blank=True, editable=False)
     last_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Why the connection check on the last save failed (and the node was disabled); empty if it
+    # passed.
+    last_check_error = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
