@@ -10,6 +10,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from nodes.models import Node, Template
 from panel.forms import SshKeyChoiceField
 from panel.models import SshKey
+from panel.services import ssh_keys_text
 from panel.templatetags.panel_ui import mib
 from servers.models import Plan, Server
 
@@ -102,6 +103,36 @@ class ResizeForm(forms.Form):
             name: value
             for name, value in self.cleaned_data.items()
             if value is not None and value != getattr(self.server, name)
+        }
+
+
+BEYOND_PLAN_LABEL = "Go beyond the plan's limits"
+BEYOND_PLAN_HELP = (
+    "Staff only: the plan's limits are not applied (the node's still are). "
+    "Recorded on the job and in the audit log as an override by you."
+)
+
+
+def beyond_plan_field() -> forms.BooleanField:
+    return forms.BooleanField(label=BEYOND_PLAN_LABEL, required=False, help_text=BEYOND_PLAN_HELP)
+
+
+class StaffResizeForm(ResizeForm):
+    """Staff's resize (admin): the customer's form, plus the override of the plan's limits."""
+
+    beyond_plan = beyond_plan_field()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in ("cpu_cores", "memory_mib", "disk_gib"):
+            # The browser must not enforce the plan's maximum: staff may go beyond it.
+            self.fields[field].widget.attrs.pop("max", None)
+
+    def changes(self) -> dict[str, int]:
+        return {
+            name: value
+            for name, value in self.cleaned_data.items()
+            if name != "beyond_plan" and value is not None and value != getattr(self.server, name)
         }
 
 
@@ -206,6 +237,9 @@ class OrderServerForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text="Optional; authorized public keys, one a line.",
     )
+    saved_ssh_keys = SshKeyChoiceField(
+        label="The owner's SSH keys", help_text="Keys the customer keeps in their account."
+    )
     vmid = forms.IntegerField(
         label="VMID",
         required=False,
@@ -213,6 +247,7 @@ class OrderServerForm(forms.Form):
         max_value=999_999_999,
         help_text="Optional; by default PVE's next free one.",
     )
+    beyond_plan = beyond_plan_field()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -225,6 +260,10 @@ class OrderServerForm(forms.Form):
         fields["template"].queryset = (
             Template.objects.filter(is_active=True).select_related("node").order_by("node", "name")
         )
+        fields["saved_ssh_keys"].queryset = SshKey.objects.select_related("owner")
+        fields["saved_ssh_keys"].label_from_instance = lambda key: (
+            f"{key.owner.get_username()}: {key.name} ({key.fingerprint})"
+        )
 
     def clean(self):
         cleaned = super().clean()
@@ -233,11 +272,19 @@ class OrderServerForm(forms.Form):
             self.add_error(
                 "template", f"The template {template.name} is not on the node {node.name}."
             )
+        owner = cleaned.get("owner")
+        keys = cleaned.get("saved_ssh_keys") or ()
+        if owner is not None and any(key.owner_id != owner.pk for key in keys):
+            self.add_error(
+                "saved_ssh_keys",
+                f"Only keys of {owner.get_username()} can be installed on their server.",
+            )
         return cleaned
 
     def order(self) -> dict:
         """The keyword arguments for ``services.server_create`` (all but ``requested_by``)."""
         data = dict(self.cleaned_data)
         data["password"] = data.get("password") or ""
-        data["ssh_keys"] = data.get("ssh_keys") or ""
+        saved = ssh_keys_text(data.pop("saved_ssh_keys", None) or ())
+        data["ssh_keys"] = "\n".join(part for part in (data.get("ssh_keys"), saved) if part)
         return data

@@ -31,7 +31,7 @@ from servers.forms import (
     add_service_errors,
 )
 from servers.models import Server, ServerStatus
-from servers.selectors import servers_for_user
+from servers.selectors import server_ordered_specs, servers_for_user
 from servers.tables import ServerTable
 
 DETAIL_TEMPLATE = "servers/server_detail.html"
@@ -81,6 +81,7 @@ def _status_context(server: Server, active_job: Job | None) -> dict:
     busy = not server.is_suspended and (active_job is not None or server.status in BUSY_STATUSES)
     return {
         "server": server,
+        "ordered": server_ordered_specs(server=server),
         "power_buttons": [] if busy else _power_buttons(server),
         "busy": busy,
     }

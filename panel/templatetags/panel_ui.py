@@ -36,6 +36,8 @@ def gib(value: int | None) -> str:
 
 
 def server_specs_text(server) -> str:
+    if not server.cpu_cores:
+        return "—"  # nothing confirmed by PVE yet (provisioning, or its creation failed)
     return " · ".join(
         (
             f"{server.cpu_cores} vCPU",
