@@ -1,5 +1,6 @@
 """Settings shared by every environment; each value comes from the environment (django-environ)."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -198,9 +199,15 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "anon": env("API_THROTTLE_ANON", default="60/min"),
         "user": env("API_THROTTLE_USER", default="600/min"),
+        # Docs and schema: their own scope, not the anonymous one that failed logins use up.
+        "docs": env("API_THROTTLE_DOCS", default="120/min"),
     },
 }
-REST_KNOX = {"TOKEN_TTL": None, "AUTO_REFRESH": False}
+# API tokens expire: a leaked one is not good forever. A token's creator may ask for less.
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=env.int("API_TOKEN_TTL_HOURS", default=30 * 24)),
+    "AUTO_REFRESH": False,
+}
 SPECTACULAR_SETTINGS = {
     "TITLE": "PVE panel API",
     "DESCRIPTION": "Servers, jobs, plans and nodes of the Proxmox VE hosting panel. "

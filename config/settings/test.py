@@ -14,7 +14,7 @@ STORAGES = {
 }
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,  # noqa: F405
-    "DEFAULT_THROTTLE_RATES": {"anon": "10000/min", "user": "10000/min"},
+    "DEFAULT_THROTTLE_RATES": {"anon": "10000/min", "user": "10000/min", "docs": "10000/min"},
 }
 PROXMOX_LOCK_RETRY_DEADLINE_S = env.float("PROXMOX_LOCK_RETRY_DEADLINE_S", default=20.0)
 

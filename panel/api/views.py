@@ -135,7 +135,8 @@ class TokenViewSet(
         serializer = TokenCreateSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         user = serializer.validated_data["user"]
-        instance, token = get_token_model().objects.create(user=user)
+        expiry = serializer.validated_data["expiry"]
+        instance, token = get_token_model().objects.create(user=user, expiry=expiry)
         user_logged_in.send(sender=user.__class__, request=request, user=user)
         data = {"token": token, **TokenSerializer(instance, context={"request": request}).data}
         return Response(data, status=status.HTTP_201_CREATED)

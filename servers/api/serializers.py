@@ -27,9 +27,15 @@ POWER_ACTION_LABELS = {
 POWER_ACTIONS = [(name, POWER_ACTION_LABELS.get(name, name)) for name in services.POWER_ACTIONS]
 
 
-def _count(help_text: str, *, min_value: int = 1, required: bool = True):
+def _count(help_text: str, *, min_value: int = 1, required: bool = True, unit: str = ""):
+    """A whole number field whose too-small message is the service's own ("Must be at least
+    256 MiB."), so -1 and 1 are refused in the same words."""
     return serializers.IntegerField(
-        min_value=min_value, max_value=MAX_DB_INT, required=required, help_text=help_text
+        min_value=min_value,
+        max_value=MAX_DB_INT,
+        required=required,
+        help_text=help_text,
+        error_messages={"min_value": f"Must be at least {min_value}{unit}."},
     )
 
 
@@ -104,9 +110,9 @@ class ServerCreateSerializer(serializers.Serializer):
     hostname = serializers.CharField(
         max_length=253, validators=[RegexValidator(HOSTNAME_RE, "Enter a valid hostname.")]
     )
-    cpu_cores = _count("Virtual CPU cores.")
-    memory_mib = _count("Memory in MiB.")
-    disk_gib = _count("Boot disk size in GiB (at least the template's).")
+    cpu_cores = _count("Virtual CPU cores.", unit=" core")
+    memory_mib = _count("Memory in MiB.", min_value=services.MIN_MEMORY_MIB, unit=" MiB")
+    disk_gib = _count("Boot disk size in GiB (at least the template's).", unit=" GiB")
     password = serializers.CharField(
         write_only=True,
         required=False,
@@ -130,9 +136,11 @@ class ServerCreateSerializer(serializers.Serializer):
 
 
 class ResizeSerializer(serializers.Serializer):
-    cpu_cores = _count("New number of CPU cores.", required=False)
-    memory_mib = _count("New memory in MiB.", required=False)
-    disk_gib = _count("New boot disk size in GiB; disks only grow.", required=False)
+    cpu_cores = _count("New number of CPU cores.", required=False, unit=" core")
+    memory_mib = _count(
+        "New memory in MiB.", required=False, min_value=services.MIN_MEMORY_MIB, unit=" MiB"
+    )
+    disk_gib = _count("New boot disk size in GiB; disks only grow.", required=False, unit=" GiB")
 
     def validate(self, attrs):
         if not attrs:
