@@ -10,7 +10,7 @@ from knox.models import get_token_model
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
-from panel.models import Job
+from panel.models import Job, SshKey
 
 # Job params are shown to API clients; a secret a service stored there must never be echoed.
 _SECRET_PARAM_MARKERS = ("password", "secret", "token")
@@ -204,3 +204,13 @@ class TokenCreatedSerializer(TokenSerializer):
     class Meta(TokenSerializer.Meta):
         fields = ["token", *TokenSerializer.Meta.fields]
         read_only_fields = fields
+
+
+class SshKeySerializer(serializers.ModelSerializer):
+    """A key of the caller's account; `public_key` is checked (and fingerprinted) by the service."""
+
+    class Meta:
+        model = SshKey
+        fields = ["id", "name", "public_key", "fingerprint", "created_at"]
+        read_only_fields = ["id", "fingerprint", "created_at"]
+        extra_kwargs = {"public_key": {"help_text": "One OpenSSH public key line (the .pub file)."}}

@@ -10,6 +10,7 @@ app_name = "api"
 router = SimpleRouter()
 router.register("jobs", views.JobViewSet, basename="job")
 router.register("tokens", views.TokenViewSet, basename="token")
+router.register("ssh-keys", views.SshKeyViewSet, basename="ssh-key")
 
 urlpatterns = [
     path("", include("servers.api.urls")),

@@ -10,6 +10,8 @@ from rest_framework import serializers
 from rest_framework.reverse import reverse
 
 from nodes.models import Node, Template
+from panel.models import SshKey
+from panel.services import ssh_keys_text
 from servers import services
 from servers.models import Plan, Server
 
@@ -98,6 +100,16 @@ class ServerSerializer(serializers.ModelSerializer):
         return reverse("api:job-detail", kwargs={"pk": job_id}, request=self.context.get("request"))
 
 
+class OwnersSshKeysField(serializers.PrimaryKeyRelatedField):
+    """Ids of SSH keys of the server's owner (the `server` in the context); any other id is
+    "does not exist", as another tenant's key must be."""
+
+    def get_queryset(self):
+        server = self.context.get("server")
+        owner_id = server.owner_id if server is not None else None
+        return SshKey.objects.filter(owner_id=owner_id)
+
+
 class ServerCreateSerializer(serializers.Serializer):
     owner = serializers.PrimaryKeyRelatedField(
         queryset=get_user_model().objects.filter(is_active=True),
@@ -127,12 +139,27 @@ class ServerCreateSerializer(serializers.Serializer):
         max_length=16384,
         help_text="Authorized SSH public keys, one a line.",
     )
+    ssh_key_ids = serializers.PrimaryKeyRelatedField(
+        many=True,
+        required=False,
+        queryset=SshKey.objects.all(),
+        help_text="Ids of the owner's saved SSH keys to install too.",
+    )
     vmid = serializers.IntegerField(
         required=False,
         min_value=100,
         max_value=999_999_999,
         help_text="Choose the PVE VMID; by default PVE's next free one.",
     )
+
+    def validate(self, attrs):
+        keys = attrs.pop("ssh_key_ids", [])
+        if any(key.owner_id != attrs["owner"].pk for key in keys):
+            raise serializers.ValidationError(
+                {"ssh_key_ids": ["Only the owner's keys can be used."]}
+            )
+        attrs["ssh_keys"] = "\n".join(filter(None, [attrs.get("ssh_keys"), ssh_keys_text(keys)]))
+        return attrs
 
 
 class ResizeSerializer(serializers.Serializer):
@@ -165,6 +192,11 @@ class RebuildSerializer(serializers.Serializer):
         allow_blank=True,
         max_length=128,
         style={"input_type": "password"},
+    )
+    ssh_keys = serializers.ListField(
+        child=OwnersSshKeysField(),
+        required=False,
+        help_text="Ids of the owner's SSH keys (see /api/v1/ssh-keys/) to install for root.",
     )
 
 

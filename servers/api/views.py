@@ -19,6 +19,7 @@ from panel.api.schema import ACCEPTED_DESCRIPTION, BAD_REQUEST, CONFLICT, NOT_FO
 from panel.api.serializers import JobSerializer
 from panel.api.views import PanelViewSetMixin, accepted_job_response
 from panel.models import ACTIVE_JOB_STATES, Job
+from panel.services import ssh_keys_text
 from servers import services
 from servers.api.serializers import (
     PlanSerializer,
@@ -192,12 +193,16 @@ class ServerViewSet(
     @action(detail=True, methods=["post"])
     def rebuild(self, request, pk=None):
         server = self.get_object()
-        data = self._validated(request)
+        context = {**self.get_serializer_context(), "server": server}  # whose keys may be used
+        serializer = RebuildSerializer(data=request.data, context=context)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
         job = services.server_rebuild(
             server=server,
             user=request.user,
             template=data["template"],
             password=data.get("password", ""),
+            ssh_keys=ssh_keys_text(data.get("ssh_keys", [])),
         )
         return accepted_job_response(job, request)
 

@@ -10,6 +10,7 @@ from knox.models import get_token_model
 from rest_framework.throttling import AnonRateThrottle
 
 from panel.models import Job, JobKind, JobState
+from tests.ui.test_ssh_keys import ED25519, ED25519_FINGERPRINT
 
 pytestmark = pytest.mark.django_db
 
@@ -129,3 +130,43 @@ def test_too_little_memory_has_one_message(client_a, server_a, memory_mib):
     )
     assert response.status_code == 400
     assert response.json()["errors"]["memory_mib"] == ["Must be at least 256 MiB."]
+
+
+# --- SSH keys --------------------------------------------------------------------------------
+
+
+def test_ssh_keys_are_added_listed_and_removed_per_account(client_a, client_b):
+    created = client_a.post(
+        "/api/v1/ssh-keys/", {"name": "laptop", "public_key": ED25519}, format="json"
+    )
+    assert created.status_code == 201
+    assert created.json()["fingerprint"] == ED25519_FINGERPRINT
+    key_id = created.json()["id"]
+    assert [k["name"] for k in client_a.get("/api/v1/ssh-keys/").json()["results"]] == ["laptop"]
+    assert client_b.get("/api/v1/ssh-keys/").json()["results"] == []
+    assert client_b.delete(f"/api/v1/ssh-keys/{key_id}/").status_code == 404
+    assert client_a.delete(f"/api/v1/ssh-keys/{key_id}/").status_code == 204
+
+
+def test_a_bad_key_is_a_400_on_the_field(client_a):
+    response = client_a.post(
+        "/api/v1/ssh-keys/", {"name": "laptop", "public_key": "ssh-rsa nope"}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"]["public_key"]
+
+
+def test_a_rebuild_installs_the_owners_keys_only(client_a, client_b, server_a, api_template):
+    mine = client_a.post(
+        "/api/v1/ssh-keys/", {"name": "laptop", "public_key": ED25519}, format="json"
+    ).json()["id"]
+    theirs = client_b.post(
+        "/api/v1/ssh-keys/", {"name": "bob", "public_key": ED25519}, format="json"
+    ).json()["id"]
+    url = f"/api/v1/servers/{server_a.pk}/rebuild/"
+    refused = client_a.post(url, {"template": api_template.pk, "ssh_keys": [theirs]}, format="json")
+    assert refused.status_code == 400
+    assert not Job.objects.filter(kind=JobKind.REBUILD).exists()
+    accepted = client_a.post(url, {"template": api_template.pk, "ssh_keys": [mine]}, format="json")
+    assert accepted.status_code == 202
+    assert Job.objects.get(kind=JobKind.REBUILD).params["ssh_keys"] == ED25519
