@@ -50,9 +50,12 @@ class JobStepSerializer(serializers.Serializer):
 class StaffJobStepSerializer(JobStepSerializer):
     """A step as staff see it: with the PVE task it followed."""
 
-    upid = serializers.CharField(allow_blank=True, help_text="Staff only: PVE's task id.")
+    # Not required: a customer's representation has no such keys.
+    upid = serializers.CharField(
+        required=False, allow_blank=True, help_text="Staff only: PVE's task id."
+    )
     upid_node = serializers.CharField(
-        allow_blank=True, help_text="Staff only: the PVE node the task ran on."
+        required=False, allow_blank=True, help_text="Staff only: the PVE node the task ran on."
     )
 
     def to_representation(self, step):
@@ -84,6 +87,13 @@ class JobSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField(help_text="Poll this URL for progress.")
     steps = serializers.SerializerMethodField(
         help_text="The job's steps in order (staff also get each step's UPID and node)."
+    )
+    # Declared (not read-only, so not required in the schema): customers never get them.
+    upid = serializers.CharField(
+        required=False, help_text="Staff only: the UPID of the PVE task last followed."
+    )
+    upid_node = serializers.CharField(
+        required=False, help_text="Staff only: the PVE node that task ran on."
     )
     params = serializers.SerializerMethodField(
         help_text="What was asked for (secrets are never shown)."

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.core.validators import RegexValidator
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
@@ -100,6 +101,7 @@ class ServerSerializer(serializers.ModelSerializer):
         return reverse("api:job-detail", kwargs={"pk": job_id}, request=self.context.get("request"))
 
 
+@extend_schema_field(OpenApiTypes.INT)
 class OwnersSshKeysField(serializers.PrimaryKeyRelatedField):
     """Ids of SSH keys of the server's owner (the `server` in the context); any other id is
     "does not exist", as another tenant's key must be."""
