@@ -102,29 +102,17 @@ def _check_range(
 
 
 def _spec_limits(plan: Plan, node: Node, *, beyond_plan: bool) -> dict[str, list]:
-    limits = {
-        "cpu_cores": [
-            (ABSURD_CPU_CORES, "The panel"),
-            (plan.max_cpu_cores, f"The plan {plan.name}"),
-            (node.max_cpu_cores, f"The node {node.name}"),
-        ],
-        "memory_mib": [
-            (ABSURD_MEMORY_MIB, "The panel"),
-            (plan.max_memory_mib, f"The plan {plan.name}"),
-            (node.max_memory_mib, f"The node {node.name}"),
-        ],
-        "disk_gib": [
-            (ABSURD_DISK_GIB, "The panel"),
-            (plan.max_disk_gib, f"The plan {plan.name}"),
-            (node.max_disk_gib, f"The node {node.name}"),
-        ],
+    def limits(panel_max: int, plan_max: int, node_max: int) -> list[tuple[int, str]]:
+        pairs = [(panel_max, "The panel")]
+        if not beyond_plan:  # staff's override lifts the plan's limit; the node's still holds
+            pairs.append((plan_max, f"The plan {plan.name}"))
+        return [*pairs, (node_max, f"The node {node.name}")]
+
+    return {
+        "cpu_cores": limits(ABSURD_CPU_CORES, plan.max_cpu_cores, node.max_cpu_cores),
+        "memory_mib": limits(ABSURD_MEMORY_MIB, plan.max_memory_mib, node.max_memory_mib),
+        "disk_gib": limits(ABSURD_DISK_GIB, plan.max_disk_gib, node.max_disk_gib),
     }
-    if beyond_plan:  # staff's override: the plan's limits go; the node's and the panel's stay
-        plan_who = f"The plan {plan.name}"
-        limits = {
-            field: [lim for lim in pairs if lim[1] != plan_who] for field, pairs in limits.items()
-        }
-    return limits
 
 
 def _limits_override(user, beyond_plan: bool, errors: dict) -> dict:
