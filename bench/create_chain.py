@@ -43,6 +43,7 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
+from config.celery import worker_command  # noqa: E402
 from nodes.models import Node, Template  # noqa: E402
 from panel.models import FINISHED_JOB_STATES, Job, JobState  # noqa: E402
 from proxmox.upid import parse_upid  # noqa: E402
@@ -55,24 +56,7 @@ def start_worker() -> tuple[subprocess.Popen, Path]:
     log_path = ROOT / "var" / f"{RUN_ID}-worker.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "--pool=prefork",
-                "--concurrency=2",
-                "-Q",
-                RUN_ID,
-                "-n",
-                f"{RUN_ID}@%h",
-                "--loglevel=INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-            ],
+            worker_command(concurrency=2, queue=RUN_ID, name=RUN_ID, quiet=True),
             cwd=ROOT,
             env=os.environ.copy(),
             stdout=log,

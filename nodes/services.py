@@ -33,7 +33,7 @@ from proxmox.errors import (
 )
 from proxmox.tls import format_fingerprint
 from proxmox.units import GIB
-from proxmox.vmconfig import boot_disk
+from proxmox.vmconfig import vm_specs
 
 logger = logging.getLogger(__name__)
 
@@ -189,11 +189,6 @@ def node_check_after_save(*, node: Node) -> str:
     return ""
 
 
-def _boot_disk_bytes(config: dict) -> int | None:
-    disk = boot_disk(config)
-    return disk[1] if disk else None
-
-
 def _os_family(name: str, config: dict) -> str:
     lowered = name.lower()
     for family in _OS_FAMILIES:
@@ -218,7 +213,7 @@ def node_sync_templates(*, node: Node) -> TemplateSyncResult:
             vmid = int(vm["vmid"])
             config = client.vm_config(node.pve_node, vmid)
             name = str(config.get("name") or vm.get("name") or f"VM {vmid}")
-            size_bytes = _boot_disk_bytes(config) or int(vm.get("maxdisk") or 0)
+            size_bytes = vm_specs(config).disk_bytes or int(vm.get("maxdisk") or 0)
             # Round up: a server cloned from it can never have a smaller disk.
             found[vmid] = (name, math.ceil(size_bytes / GIB), _os_family(name, config))
     except PveError as exc:
@@ -261,17 +256,6 @@ class PveGuest:
     disk_gib: int  # whole GiB, rounded down: a disk only grows from there
 
 
-def _memory_mib(config: dict) -> int:
-    """``memory`` is ``2048`` or, since PVE 8.1, a property string ``current=2048,...``."""
-    for part in str(config.get("memory") or "512").split(","):
-        key, sep, number = part.partition("=")
-        if not sep:
-            return int(key)
-        if key == "current":
-            return int(number)
-    return 512  # PVE's default
-
-
 def node_list_guests(*, node: Node) -> list[PveGuest]:
     """Read the node's ordinary VMs and their configs (a read: VM list, then each config)."""
     client = node_client(node=node)
@@ -282,15 +266,16 @@ def node_list_guests(*, node: Node) -> list[PveGuest]:
                 continue
             vmid = int(vm["vmid"])
             config = client.vm_config(node.pve_node, vmid)
+            specs = vm_specs(config)
             guests.append(
                 PveGuest(
                     vmid=vmid,
                     name=str(config.get("name") or vm.get("name") or f"VM {vmid}"),
                     power=str(vm.get("status") or "stopped"),
                     description=str(config.get("description") or ""),
-                    cpu_cores=int(config.get("cores") or 1) * int(config.get("sockets") or 1),
-                    memory_mib=_memory_mib(config),
-                    disk_gib=(_boot_disk_bytes(config) or 0) // GIB,
+                    cpu_cores=specs.cpu_cores,
+                    memory_mib=specs.memory_mib,
+                    disk_gib=specs.disk_gib,
                 )
             )
     except PveError as exc:

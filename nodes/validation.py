@@ -10,14 +10,10 @@ from urllib.parse import urlsplit, urlunsplit
 from django.core.exceptions import ValidationError
 
 from nodes.models import PVE_TOKEN_ID_RE
+from panel.validators import HOSTNAME_RE
 
 PVE_DEFAULT_PORT = 8006
 API_URL_MAX_LENGTH = 200  # Node.api_url's column
-# DNS names, including the single-label ones (https://pve1:8006) internal networks use, which
-# Django's URLValidator refuses for want of a TLD.
-_HOSTNAME_RE = re.compile(
-    r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$"
-)
 _API_PATH_SUFFIX = "/api2/json"
 _HEX_64_RE = re.compile(r"^[0-9A-F]{64}$")
 
@@ -69,7 +65,7 @@ def normalise_api_url(value: str) -> str:
     if path:
         raise ValidationError(MSG_BAD_URL, code="invalid")
     host = parts.hostname.lower()
-    if not _is_ip_address(host) and not _HOSTNAME_RE.match(host):
+    if not _is_ip_address(host) and not HOSTNAME_RE.match(host):
         raise ValidationError(MSG_BAD_URL, code="invalid")
     if ":" in host:  # IPv6 literal
         host = f"[{host}]"

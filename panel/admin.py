@@ -1,33 +1,24 @@
-from django.contrib import admin
+"""Staff's pages for users, jobs and the audit log. Jobs and audit entries are read-only: their
+rows are written by the engine and the services only; staff read what PVE said here."""
+
+import functools
+import json
+
+from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.utils.html import format_html, format_html_join
 
-from panel.models import User
+from panel import jobs as job_services
+from panel.models import AuditEntry, Job, JobState, User
+from panel.outcomes import admin_report, outcome_of
 
-# --- Users ------------------------------------------------------------------------------------
+
 # Customers and staff are one model; `is_staff` separates them.
-
-
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     list_display = ("username", "email", "first_name", "last_name", "is_staff", "is_active")
     list_filter = ("is_staff", "is_superuser", "is_active")
-
-
-# --- end of users -----------------------------------------------------------------------------
-
-
-# --- Jobs and audit (API and admin engineer) --------------------------------------------------
-# Read-only: a job's row is written by the engine only. Staff read what PVE said here.
-
-import json  # noqa: E402
-
-from django.contrib import messages  # noqa: E402
-from django.core.exceptions import ValidationError  # noqa: E402
-from django.utils.html import format_html, format_html_join  # noqa: E402
-
-from panel import jobs as job_services  # noqa: E402
-from panel.models import AuditEntry, Job, JobState  # noqa: E402
 
 
 def _is_secret(key: str) -> bool:
@@ -162,16 +153,8 @@ class JobAdmin(admin.ModelAdmin):
                     request, f"{job}: only failed jobs can be retried.", messages.WARNING
                 )
                 continue
-            try:
-                retried = job_services.job_retry(job=job, user=request.user)
-            except job_services.JobConflict:
-                self.message_user(
-                    request, f"{job}: another job is active on this server.", messages.ERROR
-                )
-            except ValidationError as exc:
-                self.message_user(request, f"{job}: {' '.join(exc.messages)}", messages.ERROR)
-            else:
-                self.message_user(request, f"{job}: retry queued as {retried}.", messages.SUCCESS)
+            start = functools.partial(job_services.job_retry, job=job, user=request.user)
+            admin_report(self, request, job, outcome_of(start), what="retry")
 
 
 @admin.register(AuditEntry)
@@ -190,6 +173,3 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
-
-
-# --- end of jobs and audit --------------------------------------------------------------------

@@ -5,12 +5,17 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
 
+from panel.querysets import RestrictedQuerySet
+
 
 class User(AbstractUser):
     """Customers and staff alike; `is_staff` separates them."""
 
 
 class JobKind(models.TextChoices):
+    """Every kind has exactly one declaration (``servers/jobs.py`` for these; a backup app adds
+    its kinds here together with its own ``backups/jobs.py``)."""
+
     CREATE = "create", "Create"
     RESIZE = "resize", "Resize"
     POWER = "power", "Power"
@@ -20,8 +25,6 @@ class JobKind(models.TextChoices):
     SUSPEND = "suspend", "Suspend"
     UNSUSPEND = "unsuspend", "Unsuspend"
     SYNC = "sync", "Sync from PVE"
-    BACKUP = "backup", "Backup"
-    RESTORE = "restore", "Restore"
 
 
 class JobState(models.TextChoices):
@@ -36,11 +39,21 @@ ACTIVE_JOB_STATES = (JobState.QUEUED, JobState.RUNNING)
 FINISHED_JOB_STATES = (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
 
 
+class JobQuerySet(RestrictedQuerySet):
+    def active(self):
+        """Queued or running: at most one per server (the partial unique index)."""
+        return self.filter(state__in=ACTIVE_JOB_STATES)
+
+
 class Job(models.Model):
     """One durable unit of work on PVE: the row, not Celery, is the truth the UI and API read.
 
-    `steps` is a list of {"name", "label", "state", "upid", "started_at", "finished_at"}; a step
-    that recorded a UPID is resumed by waiting on that UPID, never by issuing the call again.
+    `steps` is a list of {"name", "label", "task", "state", "upid", "upid_node", "started_at",
+    "finished_at", "note"}, copied from the kind's declaration (``panel.jobs.registry``) when the
+    job is recorded: ``task`` is the Celery task that runs the step, ``state`` is pending, running,
+    done, skipped or failed, ``note`` says why a step was skipped; a step may add facts of its own
+    (``transient_retries``). A step that recorded a UPID is resumed by waiting on that UPID, never
+    by issuing the call again.
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -86,6 +99,8 @@ class Job(models.Model):
     lease_token = models.CharField(max_length=64, blank=True, editable=False)
     # What the job found or did, for people to read (e.g. the drift a sync found).
     result = models.JSONField(default=dict, blank=True)
+
+    objects = JobQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -138,6 +153,9 @@ class SshKey(models.Model):
     public_key = models.TextField(help_text="One OpenSSH public key line.")
     fingerprint = models.CharField(max_length=64, help_text="SHA256 fingerprint, as ssh-keygen -l.")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    # A key is read as its owner's only (``owned_by``), never with restrict()'s staff-wide view.
+    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["name", "pk"]

@@ -1,20 +1,16 @@
-"""Reads of jobs and SSH keys, always through the one permission-filtered queryset."""
+"""Reads of jobs, always through the one permission filter (``Job.objects.restrict(user)``), and
+of a user's own SSH keys (``SshKey.objects.owned_by(user)``, its sibling in panel/querysets.py)."""
 
 from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from panel.models import ACTIVE_JOB_STATES, Job, SshKey
+from panel.models import Job, SshKey
 
 
 def jobs_for_user(*, user) -> QuerySet[Job]:
     """Staff see every job; a customer the jobs about their own servers (kept after a delete)."""
-    qs = Job.objects.select_related("server", "requested_by", "owner")
-    if not getattr(user, "is_authenticated", False):
-        return qs.none()
-    if user.is_staff:
-        return qs
-    return qs.filter(owner=user)
+    return Job.objects.restrict(user).select_related("server", "requested_by", "owner")
 
 
 def job_get_for_user(*, user, job_id) -> Job:
@@ -22,16 +18,6 @@ def job_get_for_user(*, user, job_id) -> Job:
     return jobs_for_user(user=user).get(pk=job_id)
 
 
-def jobs_for_server(*, user, server) -> QuerySet[Job]:
-    return jobs_for_user(user=user).filter(server=server)
-
-
-def job_active_for_server(*, server) -> Job | None:
-    return Job.objects.filter(server=server, state__in=ACTIVE_JOB_STATES).first()
-
-
 def ssh_keys_for_user(*, user) -> QuerySet[SshKey]:
     """A user's own keys; nobody, staff included, lists another account's keys here."""
-    if not getattr(user, "is_authenticated", False):
-        return SshKey.objects.none()
-    return SshKey.objects.filter(owner=user)
+    return SshKey.objects.owned_by(user)

@@ -44,7 +44,7 @@ def ssh_key_create(*, owner, name: str, public_key: str) -> SshKey:
         errors["name"] = ["Give the key a name, e.g. the computer it is on."]
     elif len(name) > 100:
         errors["name"] = ["Use at most 100 characters."]
-    elif SshKey.objects.filter(owner=owner, name=name).exists():
+    elif SshKey.objects.owned_by(owner).filter(name=name).exists():
         errors["name"] = ["You already have a key with this name."]
     line = fingerprint = ""
     try:
@@ -52,7 +52,7 @@ def ssh_key_create(*, owner, name: str, public_key: str) -> SshKey:
     except ValidationError as error:
         errors["public_key"] = error.messages
     else:
-        existing = SshKey.objects.filter(owner=owner, fingerprint=fingerprint).first()
+        existing = SshKey.objects.owned_by(owner).filter(fingerprint=fingerprint).first()
         if existing is not None:
             errors["public_key"] = [f"This key is already in your account as {existing.name}."]
     if errors:

@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from panel import services
+from panel.filtersets import JobFilterSet
 from panel.forms import SshKeyForm
 from panel.htmx import (
     JOB_FINISHED_EVENT,
@@ -34,7 +35,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def job_list(request: HttpRequest) -> HttpResponse:
-    jobs = jobs_for_user(user=request.user)[:JOB_LIST_LENGTH]
+    # ?server=, ?state=, ?kind= as in the API; a value that does not parse is ignored.
+    jobs = JobFilterSet(request.GET or None, queryset=jobs_for_user(user=request.user)).qs
+    jobs = jobs[:JOB_LIST_LENGTH]
     return render(request, "panel/job_list.html", {"jobs": jobs})
 
 

@@ -23,7 +23,9 @@ import requests
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from proxmox.errors import (
+    WRITE_METHODS,
     PveError,
+    PveOutcomeUnknown,
     PveTlsError,
     PveTransientError,
     classify_http_error,
@@ -151,11 +153,11 @@ class PveClient:
             raise PveTlsError(str(exc), method=method, path=path) from exc
         except requests.exceptions.RequestException as exc:
             self._log(method, path, type(exc).__name__, started, logging.WARNING)
-            error = PveTransientError(str(exc), method=method, path=path)
             # A write whose answer was lost may have been carried out: the caller must look
             # (e.g. for the new VM or the UPID in the task list) before sending it again.
-            error.maybe_executed = method != "GET" and not _never_reached_server(exc)
-            raise error from exc
+            lost_write = method in WRITE_METHODS and not _never_reached_server(exc)
+            cls = PveOutcomeUnknown if lost_write else PveTransientError
+            raise cls(str(exc), method=method, path=path) from exc
         # Reads (every task poll among them) at DEBUG, so INFO shows what the panel changed.
         level = logging.DEBUG if method == "GET" else logging.INFO
         level = logging.WARNING if response.status_code >= 400 else level
@@ -229,8 +231,17 @@ class PveClient:
         return self.get("/cluster/resources", type=type)
 
     def next_vmid(self, vmid: int | None = None) -> int:
+        """The lowest free VMID of the whole cluster. PVE does not reserve it: two callers get
+        the same id, and the second clone/create with it fails (``PveAlreadyExistsError``)."""
         # PVE answers with a JSON string ("100") though the schema says integer.
         return int(self.get("/cluster/nextid", vmid=vmid))
+
+    def cluster_status(self) -> list[dict]:
+        """``GET /cluster/status``: one ``{"type": "cluster", "name", "nodes", "quorate",
+        "version", "id": "cluster"}`` entry when the node is in a cluster, and one ``{"type":
+        "node", "name", "nodeid", "online", "local", "ip", "level", "id": "node/<name>"}`` per
+        member. A standalone node answers only its own node entry (``nodeid`` 0)."""
+        return self.get("/cluster/status")
 
     def storage_list(self, node: str, *, content: str | None = None) -> list[dict]:
         return self.get(f"/nodes/{_segment(node)}/storage", content=content)
@@ -267,8 +278,17 @@ class PveClient:
             description=description,
         )
 
-    def vm_config(self, node: str, vmid: int) -> dict:
-        return self.get(f"{self._vm(node, vmid)}/config")
+    def vm_config(self, node: str, vmid: int, *, current: bool = False) -> dict:
+        """The VM's config. PVE's default (``current=False``) has the *pending* values applied:
+        a cores/memory change a running VM could not hotplug shows as if it were in effect.
+        ``current=True`` gives what the VM runs with (pending changes left out)."""
+        return self.get(f"{self._vm(node, vmid)}/config", current=True if current else None)
+
+    def vm_pending(self, node: str, vmid: int) -> list[dict]:
+        """``GET .../pending``: ``[{"key", "value"?, "pending"?, "delete"?}]``, one item per
+        option: ``value`` is the current value, ``pending`` the value waiting for the next
+        start (stop+start or reboot), ``delete`` 1 (2 = forced) a pending removal."""
+        return self.get(f"{self._vm(node, vmid)}/pending")
 
     def vm_config_update(self, node: str, vmid: int, **params) -> None:
         """Synchronous ``PUT .../config``; the lock timeout comes back as an HTTP 500.
@@ -364,6 +384,34 @@ class PveClient:
     def tasks(self, node: str, **filters) -> list[dict]:
         """``GET /nodes/{node}/tasks``; filters are PVE's (vmid, typefilter, source, ...)."""
         return self.get(f"/nodes/{_segment(node)}/tasks", **filters)
+
+    def vm_tasks(
+        self,
+        node: str,
+        vmid: int,
+        *,
+        typefilter: str | None = None,
+        since: int | None = None,
+        userfilter: str | None = None,
+        limit: int = 50,
+    ) -> list[dict]:
+        """The tasks of one VM on ``node``, newest first, running ones included.
+
+        For finding the UPID of a write whose answer was lost (``PveOutcomeUnknown``):
+        ``typefilter`` is the task type (``qmclone``, ``qmconfig``, ``resize``, ``qmstart``...),
+        ``since`` a UNIX time a little before the call, ``userfilter`` a substring of the user
+        (PVE matches it case-insensitively). ``source=all`` because PVE's default lists only
+        finished tasks. A clone's task carries the *source* VMID.
+        """
+        return self.tasks(
+            node,
+            vmid=int(vmid),
+            typefilter=typefilter,
+            since=since,
+            userfilter=userfilter,
+            source="all",
+            limit=limit,
+        )
 
     # --- backups --------------------------------------------------------------------------
 

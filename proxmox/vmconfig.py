@@ -1,10 +1,14 @@
-"""Reading a VM's PVE config (GET /nodes/{node}/qemu/{vmid}/config): facts several callers need."""
+"""Reading a VM's PVE config (GET /nodes/{node}/qemu/{vmid}/config): its boot disk, its memory,
+its cores, as every caller (template sync, guest listing, the server steps) reads them."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-from proxmox.units import drive_size_bytes
+from proxmox.units import GIB, drive_size_bytes
+
+PVE_DEFAULT_MEMORY_MIB = 512
 
 # The disks a panel VM boots from, in the order PVE's own defaults try them.
 DISK_KEYS = ("scsi0", "virtio0", "sata0", "ide0")
@@ -25,3 +29,53 @@ def boot_disk(config: dict) -> tuple[str, int] | None:
             if size:
                 return key, size
     return None
+
+
+def memory_mib(config: dict) -> int:
+    """``memory`` is ``2048`` or, since PVE 8.1, a property string ``current=2048,...``; PVE's
+    default when the key is absent."""
+    for part in str(config.get("memory") or PVE_DEFAULT_MEMORY_MIB).split(","):
+        key, sep, number = part.partition("=")
+        if not sep:
+            return int(key)
+        if key == "current":
+            return int(number)
+    return PVE_DEFAULT_MEMORY_MIB
+
+
+def cpu_cores(config: dict) -> int:
+    """The VM's vCPUs: ``cores`` per socket times ``sockets`` (each 1 when absent)."""
+    return int(config.get("cores") or 1) * int(config.get("sockets") or 1)
+
+
+@dataclass(frozen=True)
+class VmSpecs:
+    """What a VM's config says it has. ``disk_gib`` is whole GiB rounded down (a disk of 20.5 GiB
+    can only grow from there), 0 without a boot disk; ``boot_disk`` is its key, or None."""
+
+    cpu_cores: int
+    memory_mib: int
+    disk_gib: int
+    disk_bytes: int
+    boot_disk: str | None
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        """The three sizes by their field names (``cpu_cores``, ``memory_mib``, ``disk_gib``)."""
+        return {
+            "cpu_cores": self.cpu_cores,
+            "memory_mib": self.memory_mib,
+            "disk_gib": self.disk_gib,
+        }
+
+
+def vm_specs(config: dict) -> VmSpecs:
+    disk = boot_disk(config)
+    key, size_bytes = disk if disk is not None else (None, 0)
+    return VmSpecs(
+        cpu_cores=cpu_cores(config),
+        memory_mib=memory_mib(config),
+        disk_gib=size_bytes // GIB,
+        disk_bytes=size_bytes,
+        boot_disk=key,
+    )

@@ -16,8 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from proxmox.errors import (
+    PveAuthError,
+    PveError,
     PveLockError,
+    PveNotFoundError,
+    PvePermissionError,
+    PveTaskTimeout,
     PveTimeout,
+    PveTlsError,
     PveTransientError,
     PveValidationError,
     task_failure,
@@ -87,11 +93,23 @@ def _task_outcome(exitstatus: str) -> int | None:
 
 
 def _log_tail(client, node: str, upid: str, lines: int) -> list[str]:
+    # The log only explains the outcome; the status already decided it. Never fail on it.
     try:
         return client.task_log_tail(node, upid, lines=lines)
-    except PveTransientError:
-        logger.warning("could not read the log of task %s", upid)
+    except PveError as exc:
+        logger.warning("could not read the log of task %s: %s", upid, exc)
         return []
+
+
+def _poll_error_is_final(exc: PveError, elapsed_s: float) -> bool:
+    """Errors on a status poll that polling again cannot cure: our credentials or certificate,
+    and PVE saying it has no such task (after a new task's grace period). Anything else (5xx
+    with or without text, 596, resets, timeouts) says nothing about the task, which runs on."""
+    if isinstance(exc, PveAuthError | PvePermissionError | PveTlsError):
+        return True
+    if isinstance(exc, PveValidationError):
+        return exc.errors.get("upid") != "no such task" or elapsed_s > NEW_TASK_GRACE_S
+    return isinstance(exc, PveNotFoundError) and exc.status == 404
 
 
 def wait_for_task(
@@ -111,27 +129,31 @@ def wait_for_task(
     ``upid=None`` is what PVE returns when a call finished synchronously (POST config with
     ``background_delay``, resize on PVE 7, a storage delete with ``delay``): that is success
     without a task. Raises ``PveTaskFailed`` (``PveTaskLockError`` when it died on a lock) with
-    the log's tail, or ``PveTimeout`` when ``timeout_s`` passes first. The task keeps running
-    on PVE after a timeout; the UPID stays valid for a later wait.
+    the log's tail, or ``PveTaskTimeout`` (a ``PveTimeout``) when ``timeout_s`` passes first:
+    the task's state is then unknown; it keeps running on PVE and the UPID stays valid for a
+    later wait. A failed poll is a reason to poll again: every error on the status call is
+    retried at the usual interval until the deadline, except those polling cannot cure (401,
+    403, TLS, 404, and ``no such task`` after a short grace). A failed log read never fails
+    the wait (the tail is then empty).
     """
     if upid is None:
         return TaskResult(upid=None, node=None, exitstatus="OK")
     node = parse_upid(upid).node  # the node that runs the task, whichever node we asked
     poller = _Poller(timeout_s, clock, sleep, first_interval_s, max_interval_s)
-    last_error: Exception | None = None
+    last_error: PveError | None = None
+    last_status: dict | None = None
     while True:
         try:
             status = client.task_status(node, upid)
             last_error = None
-        except PveValidationError as exc:
-            if exc.errors.get("upid") != "no such task" or poller.elapsed() > NEW_TASK_GRACE_S:
+        except PveError as exc:
+            if _poll_error_is_final(exc, poller.elapsed()):
                 raise
-            status, last_error = None, exc
-        except PveTransientError as exc:
             # The task runs on regardless of our connection; keep polling until the deadline.
             logger.warning("polling task %s: %s", upid, exc)
             status, last_error = None, exc
         if status is not None:
+            last_status = status
             if on_poll is not None:
                 on_poll(status)
             if status.get("status") == "stopped":
@@ -142,9 +164,14 @@ def wait_for_task(
                     raise task_failure(upid, exitstatus, tail, node=node)
                 return TaskResult(upid, node, exitstatus, warnings, tail, status)
         if not poller.wait_or_expire():
-            raise PveTimeout(
-                f"task {upid} did not finish within {timeout_s:g} s"
-                + (f" (last error: {last_error})" if last_error else "")
+            seen = f"last seen {last_status.get('status')}" if last_status else "never read"
+            raise PveTaskTimeout(
+                f"task {upid} did not finish within {timeout_s:g} s; its state is unknown "
+                f"({seen}" + (f"; last error: {last_error}" if last_error else "") + ")",
+                upid=upid,
+                node=node,
+                last_status=last_status,
+                last_error=last_error,
             ) from last_error
 
 

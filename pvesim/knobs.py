@@ -37,7 +37,14 @@ HTTP_FAULTS: dict[str, tuple[int, str]] = {
     "596": (596, "Connection timed out"),
 }
 RESET_FAULTS = ("reset", "reset_after")
-FAULT_KINDS = (*HTTP_FAULTS, *RESET_FAULTS)
+# The work is done (task started, write applied), then the answer is a bare 500/502 with a
+# generic reason phrase and an HTML body: no PVE error text, as from a front proxy or a worker
+# that died after doing its job.
+AFTER_FAULTS: dict[str, tuple[int, str]] = {
+    "500_after": (500, "Internal Server Error"),
+    "502_after": (502, "Bad Gateway"),
+}
+FAULT_KINDS = (*HTTP_FAULTS, *RESET_FAULTS, *AFTER_FAULTS)
 
 
 @dataclass
@@ -72,6 +79,9 @@ class Knobs:
     nodes_down: set[str] = field(default_factory=set)
     # Privileges the token lacks (e.g. {"VM.Allocate"}): calls needing them get PVE's 403.
     denied_privileges: set[str] = field(default_factory=set)
+    # Each of the next N answers of /cluster/nextid is followed at once by another client
+    # creating a VM with that id (on the first node): the caller's clone/create then fails.
+    nextid_races: int = 0
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     # --- timing -----------------------------------------------------------------------------
@@ -152,6 +162,13 @@ class Knobs:
                 return rng.choice(self.http_fault_kinds)
             return None
 
+    def take_nextid_race(self) -> bool:
+        with self._lock:
+            if self.nextid_races <= 0:
+                return False
+            self.nextid_races -= 1
+            return True
+
     def set_node_down(self, node: str, down: bool = True) -> None:
         with self._lock:
             (self.nodes_down.add if down else self.nodes_down.discard)(node)
@@ -188,6 +205,7 @@ class Knobs:
                 "call_faults": list(self.call_faults),
                 "nodes_down": sorted(self.nodes_down),
                 "denied_privileges": sorted(self.denied_privileges),
+                "nextid_races": self.nextid_races,
             }
 
     def update(self, changes: dict) -> None:
@@ -196,7 +214,7 @@ class Knobs:
         ``task_durations`` (merged), ``lock_windows`` ({vmid: seconds}),
         ``fail_next_tasks`` ([{type, count, message}]), ``warn_next_tasks`` ([{type, count,
         warnings}]), ``fail_next_calls`` ([{kind, count, endpoint}]), ``http_fault_kinds``,
-        ``http_fault_endpoints``, ``nodes_down`` (the full set).
+        ``http_fault_endpoints``, ``nodes_down`` (the full set), ``nextid_races`` (int).
         """
         with self._lock:
             unknown = set(changes) - {
@@ -211,6 +229,7 @@ class Knobs:
                 "http_fault_endpoints",
                 "nodes_down",
                 "denied_privileges",
+                "nextid_races",
             }
             if unknown:
                 raise ValueError(f"unknown knobs: {', '.join(sorted(unknown))}")
@@ -242,6 +261,8 @@ class Knobs:
                 self.nodes_down = set(changes["nodes_down"])
             if "denied_privileges" in changes:
                 self.denied_privileges = set(changes["denied_privileges"])
+            if "nextid_races" in changes:
+                self.nextid_races = int(changes["nextid_races"])
 
     def reset(self) -> None:
         fresh = Knobs()
@@ -256,3 +277,4 @@ class Knobs:
             self.call_faults.clear()
             self.nodes_down.clear()
             self.denied_privileges.clear()
+            self.nextid_races = 0

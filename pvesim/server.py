@@ -28,7 +28,7 @@ from pvesim import (
 )
 from pvesim.api import ROUTES, ApiError, Request, Result, check_permissions
 from pvesim.control import admin_request
-from pvesim.knobs import HTTP_FAULTS, Knobs
+from pvesim.knobs import AFTER_FAULTS, HTTP_FAULTS, Knobs
 from pvesim.locks import LockManager
 from pvesim.seed import add_template, add_vm
 from pvesim.state import Node, SimState, default_storages
@@ -299,12 +299,18 @@ class _Handler(BaseHTTPRequestHandler):
                 params.update(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
         return params
 
-    def _send(self, status: int, reason: str, body: bytes | None = b"") -> None:
+    def _send(
+        self,
+        status: int,
+        reason: str,
+        body: bytes | None = b"",
+        content_type: str = "application/json;charset=UTF-8",
+    ) -> None:
         reason = reason.split("\n", 1)[0].replace("\r", " ")
         reason = reason.encode("latin-1", "replace").decode("latin-1")
         self.send_response(status, reason)
         if body:
-            self.send_header("Content-Type", "application/json;charset=UTF-8")
+            self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body or b"")))
         self.send_header("Cache-Control", "max-age=0")
         self.send_header("Pragma", "no-cache")
@@ -373,6 +379,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault == "reset_after":
             self._reset_connection()
+            return
+        if fault in AFTER_FAULTS:
+            status, reason = AFTER_FAULTS[fault]
+            page = f"<html><head><title>{status} {reason}</title></head><body>"
+            page += f"<center><h1>{status} {reason}</h1></center></body></html>\n"
+            self._send(status, reason, page.encode(), content_type="text/html")
             return
         payload: dict[str, Any] = {"data": data.data if isinstance(data, Result) else data}
         if isinstance(data, Result) and data.total is not None:

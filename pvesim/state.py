@@ -57,6 +57,7 @@ class Vm:
     node: str
     config: dict[str, Any]  # the current config (what is running for a running VM)
     pending: dict[str, Any] = field(default_factory=dict)
+    # Options to remove at the next start, as PVE writes them: "!key" for a forced delete.
     pending_delete: list[str] = field(default_factory=list)
     status: str = "stopped"  # running | stopped
     paused: bool = False
@@ -71,9 +72,22 @@ class Vm:
     def is_template(self) -> bool:
         return bool(int(self.config.get("template", 0) or 0))
 
+    def pending_deletes(self) -> dict[str, bool]:
+        """key -> forced, like AbstractConfig::parse_pending_delete."""
+        return {key.lstrip("!"): key.startswith("!") for key in self.pending_delete}
+
+    def add_pending_delete(self, key: str, force: bool = False) -> None:
+        deletes = self.pending_deletes()
+        deletes[key] = force
+        self.pending_delete = [("!" if f else "") + k for k, f in deletes.items()]
+
+    def remove_pending_delete(self, key: str) -> None:
+        self.pending_delete = [k for k in self.pending_delete if k.lstrip("!") != key]
+
     def merged_config(self) -> dict[str, Any]:
+        """GET .../config without ``current``: load_current_config with pending values in."""
         merged = {**self.config, **self.pending}
-        for key in self.pending_delete:
+        for key in self.pending_deletes():
             merged.pop(key, None)
         return merged
 

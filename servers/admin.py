@@ -10,17 +10,17 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from panel.jobs import JobConflict
+from panel.outcomes import admin_report, outcome_of
 from panel.services import ssh_keys_text
 from servers import services
 from servers.forms import OrderServerForm, RebuildForm, StaffResizeForm, add_service_errors
-from servers.models import Plan, Server
+from servers.models import Plan, PowerAction, Server
 
 # Admin's own widget classes (its forms.css sizes fields by them), for the forms made here.
 _ADMIN_WIDGET_CLASSES = (
@@ -79,6 +79,16 @@ PVE_OWNED_FIELDS = (
 )
 
 
+def _power_admin_action(action: PowerAction):
+    """The admin action `power_<action>`, one per power action, labelled as everywhere else."""
+
+    def run(modeladmin, request, queryset):
+        modeladmin._run_each(request, queryset, services.server_power, action=action.value)
+
+    run.__name__ = f"power_{action.value}"
+    return admin.action(description=f"Power: {action.label.lower()}")(run)
+
+
 @admin.register(Server)
 class ServerAdmin(admin.ModelAdmin):
     form = ServerAdminForm
@@ -123,10 +133,7 @@ class ServerAdmin(admin.ModelAdmin):
     )
     actions = (
         "resize_server",
-        "power_start",
-        "power_shutdown",
-        "power_reboot",
-        "power_stop",
+        *(_power_admin_action(action) for action in PowerAction),
         "suspend_servers",
         "unsuspend_servers",
         "rebuild_server",
@@ -146,11 +153,15 @@ class ServerAdmin(admin.ModelAdmin):
         if request.method == "POST":
             form = OrderServerForm(request.POST)
             if form.is_valid():
-                try:
-                    job = services.server_create(requested_by=request.user, **form.order())
-                except ValidationError as exc:
-                    add_service_errors(form, exc)
+                outcome = outcome_of(
+                    lambda: services.server_create(requested_by=request.user, **form.order())
+                )
+                if outcome.refused is not None:
+                    raise outcome.refused
+                if outcome.invalid is not None:
+                    add_service_errors(form, outcome.invalid)
                 else:
+                    job = outcome.job
                     server = job.server
                     self.message_user(
                         request,
@@ -219,40 +230,13 @@ class ServerAdmin(admin.ModelAdmin):
 
     # --- helpers ----------------------------------------------------------------------------
 
-    def _job_queued(self, request, server, job) -> None:
-        url = reverse("admin:panel_job_change", args=[job.pk])
-        self.message_user(
-            request,
-            format_html('{}: job <a href="{}">{}</a> queued.', server, url, job.get_kind_display()),
-            messages.SUCCESS,
-        )
-
     def _run_each(self, request, queryset, service, **kwargs) -> None:
         """Call `service` for each selected server; one refusal does not stop the others."""
         for server in queryset:
-            try:
-                job = service(server=server, user=request.user, **kwargs)
-            except JobConflict as exc:
-                self._conflict(request, server, exc)
-            except ValidationError as exc:
-                self.message_user(request, f"{server}: {' '.join(exc.messages)}", messages.ERROR)
-            else:
-                self._job_queued(request, server, job)
-
-    def _conflict(self, request, server, exc: JobConflict) -> None:
-        active = exc.active_job
-        if active is not None:
-            url = reverse("admin:panel_job_change", args=[active.pk])
-            text = format_html(
-                '{}: another job (<a href="{}">{}</a>) is active on this server; '
-                "wait for it to finish.",
-                server,
-                url,
-                active.get_kind_display(),
+            outcome = outcome_of(
+                lambda server=server: service(server=server, user=request.user, **kwargs)
             )
-        else:
-            text = f"{server}: another job is active on this server; wait for it to finish."
-        self.message_user(request, text, messages.ERROR)
+            admin_report(self, request, server, outcome)
 
     def _single(self, request, queryset):
         if queryset.count() != 1:
@@ -288,16 +272,11 @@ class ServerAdmin(admin.ModelAdmin):
         else:
             form = form_class(request.POST, server=server)
             if form.is_valid():
-                try:
-                    job = start(server, form)
-                except JobConflict as exc:
-                    self._conflict(request, server, exc)
+                outcome = outcome_of(lambda: start(server, form))
+                if outcome.invalid is None:
+                    admin_report(self, request, server, outcome)
                     return None
-                except ValidationError as exc:
-                    add_service_errors(form, exc)
-                else:
-                    self._job_queued(request, server, job)
-                    return None
+                add_service_errors(form, outcome.invalid)
         return self._form_page(
             request,
             server=server,
@@ -358,22 +337,6 @@ class ServerAdmin(admin.ModelAdmin):
             "action_checkbox_name": ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/servers/server/delete_confirmation.html", context)
-
-    @admin.action(description="Power: start")
-    def power_start(self, request, queryset):
-        self._run_each(request, queryset, services.server_power, action="start")
-
-    @admin.action(description="Power: shut down (ACPI)")
-    def power_shutdown(self, request, queryset):
-        self._run_each(request, queryset, services.server_power, action="shutdown")
-
-    @admin.action(description="Power: reboot")
-    def power_reboot(self, request, queryset):
-        self._run_each(request, queryset, services.server_power, action="reboot")
-
-    @admin.action(description="Power: stop (hard)")
-    def power_stop(self, request, queryset):
-        self._run_each(request, queryset, services.server_power, action="stop")
 
     @admin.action(description="Suspend (stop, owner locked out)")
     def suspend_servers(self, request, queryset):

@@ -14,9 +14,7 @@ def nodes_for_filter(request) -> QuerySet[Node]:
     user = getattr(request, "user", None)
     if user is None or user.is_staff:
         return Node.objects.all()
-    if not user.is_authenticated:
-        return Node.objects.none()
-    return Node.objects.filter(servers__owner=user).distinct()
+    return Node.objects.filter(pk__in=Server.objects.restrict(user).values("node"))
 
 
 def customer_location_label(node: Node) -> str:

@@ -12,20 +12,13 @@ from panel.forms import SshKeyChoiceField
 from panel.models import SshKey
 from panel.services import ssh_keys_text
 from panel.templatetags.panel_ui import mib
-from servers.models import Plan, Server
+from servers.models import Plan, PowerAction, Server
 
-POWER_ACTIONS = (
-    ("start", "Start"),
-    ("shutdown", "Shut down"),
-    ("reboot", "Reboot"),
-    ("stop", "Stop"),
-)
-# Actions that cut the guest off without asking it: confirmed before they are sent.
-POWER_ACTIONS_NEEDING_CONFIRMATION = frozenset({"stop", "reboot"})
+# Actions that interrupt what the guest is doing: confirmed before they are sent.
 POWER_CONFIRMATIONS = {
-    "stop": "Stop {name} now? This powers it off at once, like pulling the plug: "
+    PowerAction.STOP: "Stop {name} now? This powers it off at once, like pulling the plug: "
     "unsaved data in the guest is lost.",
-    "reboot": "Reboot {name} now? Its services are unavailable until it is back up.",
+    PowerAction.REBOOT: "Reboot {name} now? Its services are unavailable until it is back up.",
 }
 
 MEMORY_CHOICES_MIB = (512, 1024, 2048, 3072, 4096, 6144, 8192, 12288, 16384, 24576, 32768, 65536)
@@ -137,15 +130,13 @@ class StaffResizeForm(ResizeForm):
 
 
 class PowerForm(forms.Form):
-    action = forms.ChoiceField(choices=POWER_ACTIONS)
+    action = forms.ChoiceField(choices=PowerAction.choices)
     confirmed = forms.BooleanField(required=False)
 
     @property
     def needs_confirmation(self) -> bool:
         action = self.cleaned_data.get("action")
-        return action in POWER_ACTIONS_NEEDING_CONFIRMATION and not self.cleaned_data.get(
-            "confirmed"
-        )
+        return action in POWER_CONFIRMATIONS and not self.cleaned_data.get("confirmed")
 
 
 class TemplateChoiceField(forms.ModelChoiceField):
@@ -178,7 +169,7 @@ class RebuildForm(forms.Form):
         if server.template_id:
             self.fields["template"].initial = server.template_id
         # The owner's keys only: a key of another account is "not one of the choices".
-        self.fields["ssh_keys"].queryset = SshKey.objects.filter(owner=server.owner_id)
+        self.fields["ssh_keys"].queryset = SshKey.objects.owned_by(server.owner_id)
 
 
 class ResetPasswordForm(forms.Form):

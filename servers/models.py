@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from panel.models import JobKind
+from panel.querysets import RestrictedQuerySet
 
 
 class Plan(models.Model):
@@ -33,6 +33,24 @@ class ServerStatus(models.TextChoices):
     DELETING = "deleting", "Deleting"
     SUSPENDED = "suspended", "Suspended"
     ERROR = "error", "Error"
+
+
+class PowerAction(models.TextChoices):
+    """What a power job asks of PVE, in the order the buttons show them. The labels are the ones
+    customers, staff and integrators all read; ``POWER_ACTION_EFFECTS`` says what each does."""
+
+    START = "start", "Start"
+    SHUTDOWN = "shutdown", "Shut down"
+    REBOOT = "reboot", "Reboot"
+    STOP = "stop", "Stop"
+
+
+POWER_ACTION_EFFECTS = {
+    PowerAction.START: "boots the VM",
+    PowerAction.SHUTDOWN: "asks the guest to shut down (ACPI)",
+    PowerAction.REBOOT: "asks the guest to reboot (ACPI)",
+    PowerAction.STOP: "powers the VM off at once, like pulling the plug",
+}
 
 
 class Server(models.Model):
@@ -71,6 +89,8 @@ class Server(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = RestrictedQuerySet.as_manager()
+
     class Meta:
         ordering = ["name"]
         constraints = [
@@ -79,18 +99,3 @@ class Server(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-
-# The job kinds the servers app runs (backups will bring their own): its failure hook and its
-# retry handler are registered for exactly these.
-SERVER_JOB_KINDS = (
-    JobKind.CREATE,
-    JobKind.RESIZE,
-    JobKind.POWER,
-    JobKind.REBUILD,
-    JobKind.RESET_PASSWORD,
-    JobKind.DELETE,
-    JobKind.SUSPEND,
-    JobKind.UNSUSPEND,
-    JobKind.SYNC,
-)

@@ -1,4 +1,4 @@
-"""Reads of servers, always through the one permission-filtered queryset."""
+"""Reads of servers, always through the one permission filter (`Server.objects.restrict`)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,7 @@ from servers.models import Server
 
 def servers_for_user(*, user) -> QuerySet[Server]:
     """Staff see every server; a customer only their own (anyone else: none)."""
-    qs = Server.objects.select_related("node", "plan", "owner", "template")
-    if not getattr(user, "is_authenticated", False):
-        return qs.none()
-    if user.is_staff:
-        return qs
-    return qs.filter(owner=user)
+    return Server.objects.restrict(user).select_related("node", "plan", "owner", "template")
 
 
 SPEC_FIELDS = ("cpu_cores", "memory_mib", "disk_gib")
@@ -28,8 +23,3 @@ def server_ordered_specs(*, server: Server) -> dict[str, int]:
     create = server.jobs.filter(kind="create").order_by("-created_at").first()
     params = create.params if create is not None else {}
     return {field: params[field] for field in SPEC_FIELDS if params.get(field)}
-
-
-def server_get_for_user(*, user, pk) -> Server:
-    """One server the user may see; ``Server.DoesNotExist`` otherwise (a 404, never a 403)."""
-    return servers_for_user(user=user).get(pk=pk)

@@ -1,41 +1,44 @@
-"""Server services: validate a request, record a Job, and the steps the worker runs for it.
+"""Server services: validate a request, then record a Job of the asked kind; and retry a failed one.
 
-The public services (``server_create``, ``server_resize``, ...) run in the web request: they
-validate in one place, record the Job in one short transaction and queue its Celery chain on
-commit; they never call PVE. The ``step_*`` functions run in the worker (``servers.tasks``), one
-PVE operation each, every one idempotent: it looks at PVE before acting, and a step that recorded
-a UPID waits on that task instead of issuing the operation again. The lifecycle itself is in
-``servers.steps``.
+The services (``server_create``, ``server_adopt``, ``server_resize``, ...) run in the web request
+(views, admin, API): they validate in one place, record the Job (its steps from the kind's
+declaration in ``servers.jobs``) in one short transaction and queue its Celery chain on commit;
+they never call PVE. The ``server_*_retry`` functions are the retries those declarations name.
+What the worker then does on PVE is in ``servers.steps``. Their outcome (a Job, or a
+ValidationError, JobConflict or PermissionDenied) is turned into each front door's answer by
+``panel.outcomes``.
 """
 
 from __future__ import annotations
 
 import re
+import uuid
 
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import transaction
 
 from nodes.models import Node, Template
 from panel.crypto import encrypt
-from panel.jobs import (
-    JobConflict,
-    StepSpec,
-    job_create,
-    job_dispatch,
-    register_retry_handler,
-)
+from panel.jobs import JobConflict, job_create, job_definition, job_dispatch
 from panel.models import AuditEntry, Job, JobKind
-from servers.models import SERVER_JOB_KINDS, Plan, Server, ServerStatus
+from panel.validators import HOSTNAME_RE
+from servers.models import Plan, PowerAction, Server, ServerStatus
+from servers.steps.marker import MARKER_PREFIX
 
 __all__ = [
     "JobConflict",
+    "server_action_retry",
+    "server_adopt",
     "server_create",
+    "server_create_retry",
     "server_delete",
-    "server_job_retry",
     "server_power",
+    "server_power_retry",
     "server_rebuild",
     "server_reset_password",
     "server_resize",
+    "server_resize_retry",
+    "server_retry_refused_for_password",
     "server_suspend",
     "server_sync",
     "server_unsuspend",
@@ -47,28 +50,10 @@ MIN_MEMORY_MIB = 256
 ABSURD_MEMORY_MIB = 16 * 1024 * 1024  # 16 TiB
 ABSURD_DISK_GIB = 128 * 1024  # 128 TiB
 MIN_PASSWORD_LENGTH = 8
-POWER_ACTIONS = ("start", "stop", "shutdown", "reboot")
-
-_HOSTNAME_RE = re.compile(
-    r"^(?=.{1,253}$)[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?"
-    r"(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$"
-)
 _SSH_KEY_RE = re.compile(
     r"^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp\d+|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)"
     r" [A-Za-z0-9+/=]+( .*)?$"
 )
-
-T = "servers.tasks."
-S_CLONE = StepSpec("clone", "Clone the template", T + "clone")
-S_CONFIGURE = StepSpec("configure", "Configure CPU, memory and cloud-init", T + "configure")
-S_RESIZE_DISK = StepSpec("resize_disk", "Resize the disk", T + "resize")
-S_START = StepSpec("start", "Start the server", T + "start")
-S_FINISH_CREATE = StepSpec("finish", "Read back what PVE holds", T + "start")
-
-
-def _steps(task: str, *names_labels: tuple[str, str]) -> list[StepSpec]:
-    return [StepSpec(name, label, T + task) for name, label in names_labels]
-
 
 # --- validation helpers ------------------------------------------------------------------------
 
@@ -224,14 +209,19 @@ def _record(
     server: Server,
     user,
     params: dict,
-    steps: list[StepSpec],
     status: str | None = None,
     audit: dict | None = None,
 ) -> Job:
-    """The one short transaction every action shares: the Job, the server's status, the audit
-    entry; the Celery chain is queued after the commit."""
+    """The one short transaction every action shares: the Job (with the steps its kind declares
+    in ``servers.jobs``), the server's status, the audit entry; the Celery chain is queued after
+    the commit."""
     with transaction.atomic():
-        job = job_create(kind=kind, server=server, requested_by=user, params=params, steps=steps)
+        job = job_create(
+            definition=job_definition(kind=kind),
+            server=server,
+            requested_by=user,
+            params=params,
+        )
         if status is not None and server.status != status:
             Server.objects.filter(pk=server.pk).update(status=status)
             server.status = status
@@ -241,6 +231,38 @@ def _record(
 
 
 # --- the services the views, the API and the admin call ----------------------------------------
+
+
+def _clean_names(name, hostname, errors: dict) -> tuple[str, str]:
+    name = (name or "").strip()
+    hostname = (hostname or "").strip().lower()
+    if not name:
+        errors.setdefault("name", []).append("Give the server a name.")
+    elif len(name) > 100:
+        errors.setdefault("name", []).append("Use at most 100 characters.")
+    if not HOSTNAME_RE.match(hostname):
+        errors.setdefault("hostname", []).append(
+            "Use a DNS name: letters, digits and hyphens, dot-separated (e.g. web1.example.com)."
+        )
+    return name, hostname
+
+
+def _free_vmid(vmid, node: Node, errors: dict) -> int | None:
+    """A VMID no server on ``node`` has yet."""
+    chosen = _whole(vmid, "vmid", errors)
+    if chosen is not None:
+        if not 100 <= chosen <= 999_999_999:
+            errors.setdefault("vmid", []).append("A VMID is between 100 and 999999999.")
+        elif Server.objects.filter(node=node, vmid=chosen).exists():
+            errors.setdefault("vmid", []).append(
+                f"VMID {chosen} is already used by a server on {node.name}."
+            )
+    return chosen
+
+
+def _new_server(**fields) -> Server:
+    """A server row, provisioning until its job has built (or read) the VM on PVE."""
+    return Server.objects.create(status=ServerStatus.PROVISIONING, **fields)
 
 
 def server_create(
@@ -264,16 +286,7 @@ def server_create(
     ``beyond_plan``: staff may go beyond the plan's limits (recorded as their override)."""
     errors: dict[str, list[str]] = {}
     override = _limits_override(requested_by, beyond_plan, errors)
-    name = (name or "").strip()
-    hostname = (hostname or "").strip().lower()
-    if not name:
-        errors.setdefault("name", []).append("Give the server a name.")
-    elif len(name) > 100:
-        errors.setdefault("name", []).append("Use at most 100 characters.")
-    if not _HOSTNAME_RE.match(hostname):
-        errors.setdefault("hostname", []).append(
-            "Use a DNS name: letters, digits and hyphens, dot-separated (e.g. web1.example.com)."
-        )
+    name, hostname = _clean_names(name, hostname, errors)
     if node.is_enabled and Server.objects.filter(node=node).count() >= node.max_vms:
         errors.setdefault("node", []).append(
             f"The node {node.name} is full ({node.max_vms} servers)."
@@ -291,27 +304,18 @@ def server_create(
     _validate_password(password, errors)
     ssh_keys = _clean_ssh_keys(ssh_keys, errors)
     if vmid is not None:
-        chosen = _whole(vmid, "vmid", errors)
-        if chosen is not None:
-            if not 100 <= chosen <= 999_999_999:
-                errors.setdefault("vmid", []).append("A VMID is between 100 and 999999999.")
-            elif Server.objects.filter(node=node, vmid=chosen).exists():
-                errors.setdefault("vmid", []).append(
-                    f"VMID {chosen} is already used by a server on {node.name}."
-                )
-            vmid = chosen
+        vmid = _free_vmid(vmid, node, errors)
     _raise(errors)
 
     with transaction.atomic():
-        server = Server.objects.create(
+        server = _new_server(
             owner=owner,
             plan=plan,
             node=node,
-            template=template,
             vmid=vmid,
             name=name,
             hostname=hostname,
-            status=ServerStatus.PROVISIONING,
+            template=template,
         )
         job = _record_build(
             server=server,
@@ -393,7 +397,6 @@ def _record_build(
         server=server,
         user=user,
         params=params,
-        steps=[S_CLONE, S_CONFIGURE, S_RESIZE_DISK, S_START, S_FINISH_CREATE],
         status=ServerStatus.PROVISIONING,
         audit={**specs, "template": template.name, "node": server.node.name, **audit},
     )
@@ -435,12 +438,7 @@ def server_resize(
                 ]
             }
         )
-    steps = []
-    if "cpu_cores" in changes or "memory_mib" in changes:
-        steps.append(StepSpec("configure", "Set CPU and memory", T + "resize"))
-    if "disk_gib" in changes:
-        steps.append(StepSpec("resize_disk", "Grow the disk", T + "resize"))
-    steps.append(StepSpec("finish", "Read back what PVE holds", T + "resize"))
+    # The job's steps follow from the params: only what changes is configured or grown.
     params = {
         **changes,
         "previous": {
@@ -455,7 +453,6 @@ def server_resize(
         server=server,
         user=user,
         params=params,
-        steps=steps,
         status=ServerStatus.RESIZING,
     )
 
@@ -463,14 +460,13 @@ def server_resize(
 def server_power(*, server: Server, user, action: str) -> Job:
     """start, stop (hard), shutdown (ACPI, forced off after the power timeout), reboot."""
     _check_actionable(server=server, user=user)
-    if action not in POWER_ACTIONS:
-        raise ValidationError({"action": [f"Choose one of: {', '.join(POWER_ACTIONS)}."]})
+    if action not in PowerAction.values:
+        raise ValidationError({"action": [f"Choose one of: {', '.join(PowerAction.values)}."]})
     return _record(
         kind=JobKind.POWER,
         server=server,
         user=user,
         params={"action": action},
-        steps=_steps("power", ("power", f"Power: {action}"), ("finish", "Read back the state")),
     )
 
 
@@ -504,22 +500,11 @@ def server_rebuild(
         "ssh_keys": ssh_keys,
         "password_encrypted": encrypt(password) if password else "",
     }
-    steps = _steps(
-        "rebuild",
-        ("stop", "Stop the server"),
-        ("destroy", "Remove the old VM"),
-        ("clone", "Clone the template"),
-        ("configure", "Configure CPU, memory and cloud-init"),
-        ("resize_disk", "Resize the disk"),
-        ("start", "Start the server"),
-        ("finish", "Read back what PVE holds"),
-    )
     return _record(
         kind=JobKind.REBUILD,
         server=server,
         user=user,
         params=params,
-        steps=steps,
         status=ServerStatus.REBUILDING,
         audit={"template": template.name},
     )
@@ -538,12 +523,6 @@ def server_reset_password(*, server: Server, user, password: str) -> Job:
         server=server,
         user=user,
         params={"password_encrypted": encrypt(password)},
-        steps=_steps(
-            "reset_password",
-            ("set_password", "Write the cloud-init password"),
-            ("apply", "Reboot so cloud-init applies it"),
-            ("finish", "Read back the state"),
-        ),
         audit={},
     )
 
@@ -560,12 +539,6 @@ def server_delete(*, server: Server, user) -> Job:
         server=server,
         user=user,
         params={"vmid": server.vmid, "node": server.node.name, "status_before": server.status},
-        steps=_steps(
-            "delete",
-            ("stop", "Stop the server"),
-            ("destroy", "Destroy the VM and its disks"),
-            ("remove_record", "Remove the server"),
-        ),
         status=ServerStatus.DELETING,
     )
 
@@ -586,7 +559,6 @@ def server_suspend(*, server: Server, user) -> Job:
         server=server,
         user=user,
         params={},
-        steps=_steps("suspend", ("stop", "Shut the server down"), ("finish", "Mark it suspended")),
     )
 
 
@@ -601,7 +573,6 @@ def server_unsuspend(*, server: Server, user) -> Job:
         server=server,
         user=user,
         params={},
-        steps=_steps("unsuspend", ("start", "Start the server"), ("finish", "Lift the suspension")),
     )
 
 
@@ -615,23 +586,88 @@ def server_sync(*, server: Server, user) -> Job:
         server=server,
         user=user,
         params={},
-        steps=_steps("sync", ("sync", "Read the VM from PVE")),
     )
 
 
-# --- retrying a failed job ---------------------------------------------------------------------
+def server_adopt(
+    *,
+    node: Node,
+    vmid: int,
+    owner,
+    plan: Plan,
+    name: str,
+    hostname: str = "",
+    marker_uuid: uuid.UUID | None = None,
+    requested_by,
+) -> Job:
+    """Staff: record a VM that already exists on PVE as ``owner``'s server, and queue a sync job
+    that reads its specs and power state from PVE (until then it shows as provisioning).
 
-# Kinds whose password the configure step erased once PVE had it: it cannot be sent again.
-_FORGOTTEN_SECRET_KINDS = (JobKind.REBUILD, JobKind.RESET_PASSWORD)
+    The sync, like every job, acts only on a VM that carries the server's ownership marker:
+    ``marker_uuid`` is the one the VM's marker already names (``server_uuid_from_marker``). A
+    VMID the panel already records on ``node`` is refused.
+    """
+    _staff_only(requested_by)
+    errors: dict[str, list[str]] = {}
+    name, hostname = _clean_names(name, hostname or name, errors)
+    vmid = _free_vmid(vmid, node, errors)
+    if marker_uuid is not None and Server.objects.filter(uuid=marker_uuid).exists():
+        errors.setdefault(NON_FIELD_ERRORS, []).append(
+            "A server with this VM's ownership marker is already recorded."
+        )
+    _raise(errors)
+    with transaction.atomic():
+        # The uuid the VM's marker names, so the sync finds the VM ours.
+        marker = {"uuid": marker_uuid} if marker_uuid is not None else {}
+        server = _new_server(
+            owner=owner, plan=plan, node=node, vmid=vmid, name=name, hostname=hostname, **marker
+        )
+        job = server_sync(server=server, user=requested_by)
+        _audit(
+            user=requested_by,
+            action="server_adopt",
+            server=server,
+            job=job,
+            details={"vmid": vmid, "node": node.name},
+        )
+    return job
+
+
+def server_uuid_from_marker(description: str) -> uuid.UUID | None:
+    """The server uuid named by the panel's ownership marker in a VM's description, or None."""
+    for line in (description or "").splitlines():
+        if line.startswith(MARKER_PREFIX):
+            try:
+                return uuid.UUID(line.removeprefix(MARKER_PREFIX).strip())
+            except ValueError:
+                return None
+    return None
+
+
+# --- retrying a failed job: the retries the kinds' declarations (servers.jobs) name -------------
 
 
 def _refuse(message: str) -> None:
     raise ValidationError({NON_FIELD_ERRORS: [message]})
 
 
-def _retry_create(*, job: Job, server: Server, user) -> Job:
+def _failed_job_server(job: Job) -> Server:
+    """The server of the failed ``job``; a server that is gone leaves nothing to retry."""
+    server = (
+        Server.objects.select_related("node", "plan", "template").filter(pk=job.server_id).first()
+        if job.server_id is not None
+        else None
+    )
+    if server is None:
+        _refuse(f"The server {job.target_name} is gone; there is nothing to retry.")
+    return server
+
+
+def server_create_retry(*, job: Job, user) -> Job:
     """Record the create again for the same server: the clone is skipped if PVE holds the VM
-    with this server's marker, the disk if it already has its size, the start if it runs."""
+    with this server's marker, the disk if it already has its size, the start if it runs. Every
+    check of an order runs again against today's plan, node and template."""
+    server = _failed_job_server(job)
     _check_access(server=server, user=user)
     if Job.objects.filter(server=server, created_at__gt=job.created_at).exists():
         _refuse(
@@ -671,40 +707,31 @@ def _retry_create(*, job: Job, server: Server, user) -> Job:
     )
 
 
-def server_job_retry(*, job: Job, user) -> Job:
-    """A new job of the failed ``job``'s kind on the same server with the same parameters,
-    recorded through the same service, so every check runs again against today's server (a resize
-    that is now a shrink is refused). Called through ``panel.jobs.job_retry``."""
-    server = (
-        Server.objects.select_related("node", "plan", "template").filter(pk=job.server_id).first()
-        if job.server_id is not None
-        else None
-    )
-    if server is None:
-        _refuse(f"The server {job.target_name} is gone; there is nothing to retry.")
-    if job.kind in _FORGOTTEN_SECRET_KINDS:
-        _refuse(
-            f"A {job.get_kind_display().lower()} sets a password, which the panel does not keep "
-            f"once PVE has it: start a new {job.get_kind_display().lower()} from the server's "
-            "page and enter the password again."
-        )
+def server_resize_retry(*, job: Job, user) -> Job:
+    """The same sizes, through ``server_resize``: a resize that is now a shrink is refused."""
+    server = _failed_job_server(job)
     params = job.params or {}
-    if job.kind == JobKind.CREATE:
-        return _retry_create(job=job, server=server, user=user)
-    if job.kind == JobKind.RESIZE:
-        specs = {f: params[f] for f in ("cpu_cores", "memory_mib", "disk_gib") if f in params}
-        return server_resize(server=server, user=user, **specs)
-    if job.kind == JobKind.POWER:
-        return server_power(server=server, user=user, action=params.get("action", ""))
-    simple = {
-        JobKind.DELETE: server_delete,
-        JobKind.SUSPEND: server_suspend,
-        JobKind.UNSUSPEND: server_unsuspend,
-        JobKind.SYNC: server_sync,
-    }
-    if job.kind not in simple:
-        _refuse(f"A {job.get_kind_display().lower()} job cannot be retried here.")
-    return simple[job.kind](server=server, user=user)
+    specs = {f: params[f] for f in ("cpu_cores", "memory_mib", "disk_gib") if f in params}
+    return server_resize(server=server, user=user, **specs)
 
 
-register_retry_handler(kinds=SERVER_JOB_KINDS, handler=server_job_retry)
+def server_power_retry(*, job: Job, user) -> Job:
+    server = _failed_job_server(job)
+    return server_power(server=server, user=user, action=(job.params or {}).get("action", ""))
+
+
+def server_action_retry(*, job: Job, user, service) -> Job:
+    """A job whose service takes nothing but the server (delete, suspend, ...): that service
+    again, so every check runs again against today's server."""
+    return service(server=_failed_job_server(job), user=user)
+
+
+def server_retry_refused_for_password(*, job: Job, user) -> Job:
+    """A rebuild or a password reset sets a password, which the configure step erased once PVE
+    had it: it cannot be sent again."""
+    _failed_job_server(job)
+    kind = job.get_kind_display().lower()
+    _refuse(
+        f"A {kind} sets a password, which the panel does not keep once PVE has it: start a new "
+        f"{kind} from the server's page and enter the password again."
+    )

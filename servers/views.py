@@ -1,5 +1,6 @@
-"""Customer pages for servers. Thin: forms check the input, services do the work, selectors
-decide what a user may see (another customer's server is a 404, never a 403).
+"""Customer pages for servers. Thin: forms check the input, services do the work (their outcome
+answered through ``panel.outcomes``), selectors decide what a user may see (another customer's
+server is a 404, never a 403).
 
 Every action works as a plain POST that redirects back to the page (no JavaScript needed); with
 htmx the same URL answers with a fragment: the job's progress panel, or the form with its errors.
@@ -8,21 +9,19 @@ htmx the same URL answers with a fragment: the job's progress panel, or the form
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
 from panel.htmx import JOB_STARTED_EVENT, is_htmx, login_required, render_fragment, trigger
-from panel.jobs import JobConflict
-from panel.models import ACTIVE_JOB_STATES, Job
+from panel.models import Job
+from panel.outcomes import Outcome, outcome_of
 from panel.selectors import jobs_for_user
 from panel.services import ssh_keys_text
 from servers import services
 from servers.filtersets import ServerFilterSet
 from servers.forms import (
-    POWER_ACTIONS,
     POWER_CONFIRMATIONS,
     PowerForm,
     RebuildForm,
@@ -30,7 +29,7 @@ from servers.forms import (
     ResizeForm,
     add_service_errors,
 )
-from servers.models import Server, ServerStatus
+from servers.models import PowerAction, Server, ServerStatus
 from servers.selectors import server_ordered_specs, servers_for_user
 from servers.tables import ServerTable
 
@@ -39,8 +38,8 @@ JOB_HISTORY_LENGTH = 10
 
 # Which power buttons make sense in which state; an unknown state (error) offers them all.
 POWER_ACTIONS_BY_STATUS = {
-    ServerStatus.RUNNING: ("shutdown", "reboot", "stop"),
-    ServerStatus.STOPPED: ("start",),
+    ServerStatus.RUNNING: (PowerAction.SHUTDOWN, PowerAction.REBOOT, PowerAction.STOP),
+    ServerStatus.STOPPED: (PowerAction.START,),
 }
 # While one of these lasts, a job owns the VM: no power buttons are offered.
 BUSY_STATUSES = (
@@ -61,7 +60,7 @@ def _server_jobs(request: HttpRequest, server: Server):
 
 
 def _active_job(request: HttpRequest, server: Server) -> Job | None:
-    return _server_jobs(request, server).filter(state__in=ACTIVE_JOB_STATES).first()
+    return _server_jobs(request, server).active().first()
 
 
 def _power_buttons(server: Server) -> list[dict]:
@@ -69,7 +68,7 @@ def _power_buttons(server: Server) -> list[dict]:
     if server.is_suspended:
         allowed = ()
     buttons = []
-    for action, label in POWER_ACTIONS:
+    for action, label in PowerAction.choices:
         if allowed is not None and action not in allowed:
             continue
         confirmation = POWER_CONFIRMATIONS.get(action, "").format(name=server.name)
@@ -165,21 +164,11 @@ def _job_started(
     return redirect("servers:detail", pk=server.pk)
 
 
-def _conflict_message(active_job: Job | None) -> str:
-    if active_job is None:
-        return "Another job is running on this server. Wait for it to finish, then try again."
-    return (
-        f"Another job is running on this server: {active_job.get_kind_display()} "
-        f"({active_job.get_state_display().lower()}, {active_job.progress}% done). "
-        "Wait for it to finish, then try again."
-    )
-
-
 def _conflict(
-    request: HttpRequest, server: Server, conflict: JobConflict, *, form_name: str, form
+    request: HttpRequest, server: Server, outcome: Outcome, *, form_name: str, form
 ) -> HttpResponse:
-    active_job = getattr(conflict, "active_job", None)
-    message = _conflict_message(active_job)
+    active_job = outcome.active_job
+    message = outcome.refusal
     if is_htmx(request):
         # Shown where the job panel goes, with the running job's own (polling) panel under it.
         context = {"server": server, "conflict_message": message, "active_job": active_job}
@@ -208,15 +197,15 @@ def _invalid(request: HttpRequest, server: Server, *, form_name: str, form) -> H
 def _submit(request, server, *, form, form_name, start, message, fresh_form=None) -> HttpResponse:
     """Validate, call the service, answer with the job, the errors, or the conflict."""
     if form.is_valid():
-        try:
-            job = start(form.cleaned_data)
-        except JobConflict as conflict:
-            return _conflict(request, server, conflict, form_name=form_name, form=form)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
+        outcome = outcome_of(lambda: start(form.cleaned_data))
+        if outcome.refused is not None:
+            raise outcome.refused  # Django's 403 page
+        if outcome.conflict is not None:
+            return _conflict(request, server, outcome, form_name=form_name, form=form)
+        if outcome.job is not None:
             reset = (form_name, fresh_form()) if fresh_form else ()
-            return _job_started(request, server, job, message, reset=reset)
+            return _job_started(request, server, outcome.job, message, reset=reset)
+        add_service_errors(form, outcome.invalid)
     return _invalid(request, server, form_name=form_name, form=form)
 
 
@@ -257,7 +246,7 @@ def server_power(request: HttpRequest, pk: int) -> HttpResponse:
         context = {
             "server": server,
             "action": action,
-            "label": dict(POWER_ACTIONS)[action],
+            "label": PowerAction(action).label,
             "confirmation": POWER_CONFIRMATIONS[action].format(name=server.name),
         }
         if is_htmx(request):
@@ -266,19 +255,22 @@ def server_power(request: HttpRequest, pk: int) -> HttpResponse:
             )
             return retarget(reswap(response, "innerHTML"), "#job-area")
         return render(request, "servers/server_power_confirm.html", context)
-    try:
-        job = services.server_power(server=server, user=request.user, action=action)
-    except JobConflict as conflict:
-        return _conflict(request, server, conflict, form_name="power_form", form=form)
-    except ValidationError as error:
-        text = " ".join(error.messages)
+    outcome = outcome_of(
+        lambda: services.server_power(server=server, user=request.user, action=action)
+    )
+    if outcome.refused is not None:
+        raise outcome.refused  # Django's 403 page
+    if outcome.conflict is not None:
+        return _conflict(request, server, outcome, form_name="power_form", form=form)
+    if outcome.invalid is not None:
+        text = outcome.refusal
         if is_htmx(request):
             context = {"server": server, "conflict_message": text}
             response = render_fragment(request, DETAIL_TEMPLATE, "job-conflict", context)
             return retarget(reswap(response, "innerHTML"), "#job-area")
         messages.error(request, text)
         return redirect("servers:detail", pk=server.pk)
-    return _job_started(request, server, job, f"{dict(POWER_ACTIONS)[action]} requested.")
+    return _job_started(request, server, outcome.job, f"{PowerAction(action).label} requested.")
 
 
 @login_required

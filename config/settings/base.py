@@ -159,7 +159,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 PROXMOX_CONNECT_TIMEOUT_S = env.float("PROXMOX_CONNECT_TIMEOUT_S", default=5.0)
 PROXMOX_READ_TIMEOUT_S = env.float("PROXMOX_READ_TIMEOUT_S", default=30.0)
 PROXMOX_LOCK_RETRY_DEADLINE_S = env.float("PROXMOX_LOCK_RETRY_DEADLINE_S", default=120.0)
-# How long a job waits for one PVE task, per job kind (seconds).
+# How long a step waits for one PVE task, per operation (seconds); each job task's Celery time
+# limits are derived from these (servers/jobs.py).
 PROXMOX_TASK_TIMEOUTS_S = {
     "clone": env.int("PROXMOX_CLONE_TIMEOUT_S", default=3600),
     "configure": 300,

@@ -3,6 +3,9 @@
 from .base import *  # noqa: F403
 from .base import env
 
+# The demo's commands (rundemo, demo_setup): development tooling, not installed in production.
+INSTALLED_APPS = [*INSTALLED_APPS, "demo"]  # noqa: F405
+
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="insecure-local-only-key-never-use-in-production")
 # A fixed development key, so the demo's encrypted node secrets survive restarts;

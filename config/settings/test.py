@@ -4,6 +4,7 @@ CELERY_BROKER_URL at PostgreSQL and Redis."""
 from .base import *  # noqa: F403
 from .base import env
 
+INSTALLED_APPS = [*INSTALLED_APPS, "demo"]  # noqa: F405  (its commands are tested)
 SECRET_KEY = "test-only-secret-key"
 DEBUG = False
 FIELD_ENCRYPTION_KEYS = ["dGVzdC1vbmx5LWZpZWxkLWVuY3J5cHRpb24ta2V5ISE="]

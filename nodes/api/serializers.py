@@ -3,8 +3,8 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from nodes.models import Node, Template
+from panel.validators import MAX_DB_INT
 
-MAX_DB_INT = 2**31 - 1
 MAX_DB_SMALLINT = 2**15 - 1
 
 

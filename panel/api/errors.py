@@ -19,6 +19,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from panel.api.serializers import JobSerializer
 from panel.jobs import JobConflict
+from panel.outcomes import conflict_message
 
 
 def _messages(value) -> list[str]:
@@ -52,7 +53,7 @@ def validation_error_body(errors: dict[str, list[str]]) -> dict:
 
 def conflict_body(active_job, *, context) -> dict:
     return {
-        "detail": "Another job is already running on this server; wait for it to finish.",
+        "detail": conflict_message(active_job),
         "code": "conflict",
         "active_job": JobSerializer(active_job, context=context).data,
     }

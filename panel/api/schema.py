@@ -38,7 +38,7 @@ NOT_FOUND = OpenApiResponse(
     ErrorSerializer, description="No such object, or not one of yours (never revealed which)."
 )
 CONFLICT = OpenApiResponse(
-    ConflictSerializer, description="Another job is active on this server; it is returned."
+    ConflictSerializer, description="The server is held by its active job, which is returned."
 )
 UNSUPPORTED_MEDIA_TYPE = OpenApiResponse(
     ErrorSerializer, description="The body is not JSON, form data or multipart."

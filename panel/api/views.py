@@ -1,7 +1,8 @@
+"""The shared API infrastructure (the JSON 404, the schema mixin) and the
+views of the panel's own resources: jobs and API tokens."""
+
 from __future__ import annotations
 
-import django_filters
-from django import forms
 from django.contrib.auth.signals import user_logged_in
 from django.http import JsonResponse
 from django.urls import Resolver404, resolve
@@ -10,7 +11,6 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from knox.models import get_token_model
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.response import Response
-from rest_framework.reverse import reverse
 
 from panel.api.schema import BAD_REQUEST, THROTTLED, PanelAutoSchema
 from panel.api.serializers import (
@@ -20,34 +20,9 @@ from panel.api.serializers import (
     TokenCreateSerializer,
     TokenSerializer,
 )
-from panel.models import Job, JobKind, JobState
+from panel.filtersets import JobFilterSet
 from panel.selectors import jobs_for_user, ssh_keys_for_user
 from panel.services import ssh_key_create, ssh_key_delete
-
-MAX_DB_INT = 2**31 - 1
-
-
-class IntegerFilter(django_filters.NumberFilter):
-    """An integer filter that refuses decimals and values no database column can hold."""
-
-    field_class = forms.IntegerField
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("min_value", 1)
-        kwargs.setdefault("max_value", MAX_DB_INT)
-        super().__init__(*args, **kwargs)
-
-
-class JobFilterSet(django_filters.FilterSet):
-    # A plain id, not a choice of servers: an unknown or foreign id gives an empty list,
-    # never a 400 that would reveal another tenant's server exists.
-    server = IntegerFilter(field_name="server_id", help_text="Only jobs of this server (id).")
-    state = django_filters.MultipleChoiceFilter(choices=JobState.choices)
-    kind = django_filters.MultipleChoiceFilter(choices=JobKind.choices)
-
-    class Meta:
-        model = Job
-        fields = ["server", "state", "kind"]
 
 
 @csrf_exempt  # nothing happens here; a cookie without a CSRF token must not turn a 404 into 403
@@ -61,13 +36,6 @@ def api_not_found(request, *args, **kwargs) -> JsonResponse:
         if match is not None and match.func is not api_not_found:
             detail = f"Not found. API paths end with a slash: {request.path}/"
     return JsonResponse({"detail": detail, "code": "not_found"}, status=404)
-
-
-def accepted_job_response(job: Job, request) -> Response:
-    """202 with the job's representation and its URL in `Location`, for every async action."""
-    data = JobSerializer(job, context={"request": request}).data
-    location = reverse("api:job-detail", kwargs={"pk": job.pk}, request=request)
-    return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
 
 
 class PanelViewSetMixin:

@@ -43,6 +43,10 @@ if TYPE_CHECKING:
 # --- clone ------------------------------------------------------------------------------------
 
 
+def config_file_exists(newid: int) -> str:
+    return f"unable to create VM {newid}: config file already exists"
+
+
 @route("POST", "/nodes/{node}/qemu/{vmid}/clone")
 def vm_clone(sim: PveSimulator, req: Request):
     node_name, vmid, newid = req.node, req.vmid, int(req.params["newid"])
@@ -55,8 +59,10 @@ def vm_clone(sim: PveSimulator, req: Request):
         message = lock_message(src)
         if message:
             raise die(message)
-        if sim.state.find_vm(newid) is not None:
-            raise die(f"unable to create VM {newid}: config file already exists")
+        # `-f $conffile`: the new config's path on *this* node; an id taken on another node
+        # passes here and fails inside the task (see work).
+        if sim.state.vm_on(node_name, newid) is not None:
+            raise die(config_file_exists(newid))
         full = req.bool("full", default=not src.is_template)
         if not full:
             if target_storage:
@@ -91,8 +97,15 @@ def vm_clone(sim: PveSimulator, req: Request):
                 src = sim.state.vm_on(node_name, vmid)
                 if src is None:
                     raise TaskError(config_missing(node_name, vmid))
+                if sim.state.vm_on(node_name, newid) is not None:
+                    raise TaskError(config_file_exists(newid))
                 if sim.state.find_vm(newid) is not None:
-                    raise TaskError(f"unable to create VM {newid}: config file already exists")
+                    # file_set_contents of the temporary config: pmxcfs refuses the rename to
+                    # a VMID another node holds (memdb_rename, EEXIST).
+                    raise TaskError(
+                        f"close (rename) atomic file '/etc/pve/nodes/{node_name}/qemu-server/"
+                        f"{newid}.conf' failed: File exists"
+                    )
                 # "# qmclone temporary file\nlock: clone": the target exists, locked, at once.
                 node.vms[newid] = Vm(vmid=newid, node=node_name, config={"lock": "clone"})
                 source_config = dict(src.config)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from pvesim.api import Request, die, param_error, route
 from pvesim.guests import vm_status
+from pvesim.seed import add_vm
 
 if TYPE_CHECKING:
     from pvesim.server import PveSimulator
@@ -210,16 +211,78 @@ def cluster_resources(sim: PveSimulator, req: Request):
 
 @route("GET", "/cluster/nextid")
 def nextid(sim: PveSimulator, req: Request):
+    """The lowest id free in the whole cluster (pmxcfs' vmlist). Nothing is reserved: callers
+    asking at the same time get the same id (pve-manager API2/Cluster.pm, still so in 9.x)."""
     # PVE's Perl returns the id after using it as a hash key, so JSON carries a string.
     with sim.state.lock:
         used = sim.state.used_vmids()
-    wanted = req.get("vmid")
-    if wanted is not None:
-        if int(wanted) in used:
-            raise param_error({"vmid": f"VM {int(wanted)} already exists"})
-        return wanted
-    low, high = VMID_RANGE
-    for vmid in range(low, high):
-        if vmid not in used:
-            return str(vmid)
-    raise die(f"unable to get any free VMID in range [{low}, {high - 1}]")
+        wanted = req.get("vmid")
+        if wanted is not None:
+            if int(wanted) in used:
+                raise param_error({"vmid": f"VM {int(wanted)} already exists"})
+            answer = wanted
+        else:
+            low, high = VMID_RANGE
+            answer = next((str(v) for v in range(low, high) if v not in used), None)
+            if answer is None:
+                raise die(f"unable to get any free VMID in range [{low}, {high}]")
+        if sim.knobs.take_nextid_race():
+            _another_client_takes(sim, int(answer))
+    return answer
+
+
+def _another_client_takes(sim: PveSimulator, vmid: int) -> None:
+    """Knob ``nextid_races``: a client that asked at the same time wins the id."""
+    node = next(iter(sim.state.nodes))
+    add_vm(sim, node, vmid, f"other-client-{vmid}", 1, cloudinit=False)
+
+
+@route("GET", "/cluster/status")
+def cluster_status(sim: PveSimulator, req: Request):
+    """pve-manager API2/Cluster.pm get_status. Several nodes form one cluster (the first node is
+    the one answering, ``local``); a single node is standalone: one node entry, nodeid 0."""
+    with sim.state.lock:
+        names = list(sim.state.nodes)
+    local = names[0]
+    if len(names) == 1:
+        return [
+            {
+                "type": "node",
+                "id": f"node/{local}",
+                "name": local,
+                "ip": node_ip(0),
+                "local": 1,
+                "nodeid": 0,
+                "online": 1,
+                "level": "",
+            }
+        ]
+    online = [name not in sim.knobs.nodes_down for name in names]
+    items: list[dict] = [
+        {
+            "type": "cluster",
+            "id": "cluster",
+            "name": sim.state.cluster_name,
+            "nodes": len(names),
+            "version": len(names),  # corosync.conf was rewritten once per join
+            "quorate": 1 if sum(online) * 2 > len(names) else 0,
+        }
+    ]
+    for index, (name, up) in enumerate(zip(names, online, strict=True)):
+        entry = {
+            "type": "node",
+            "id": f"node/{name}",
+            "name": name,
+            "nodeid": index + 1,
+            "local": 1 if name == local else 0,
+            "online": 1 if up else 0,
+            "ip": node_ip(index),
+        }
+        if up:  # extract_node_stats only knows nodes whose status is current
+            entry["level"] = ""
+        items.append(entry)
+    return items
+
+
+def node_ip(index: int) -> str:
+    return f"192.0.2.{11 + index}"  # TEST-NET-1

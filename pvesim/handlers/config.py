@@ -21,8 +21,16 @@ from pvesim.api import (
     route,
     typed_value,
 )
-from pvesim.drives import format_size, is_disk_key, parse_drive
-from pvesim.guests import ensure_mac, next_disk_name
+from pvesim.drives import format_size, is_cdrom, is_disk_key, parse_drive
+from pvesim.guests import ensure_mac, free_volume, next_disk_name
+from pvesim.hotplug import (
+    HotplugError,
+    Skip,
+    hotplug_delete,
+    hotplug_features,
+    hotplug_value,
+    is_fast_plug,
+)
 from pvesim.locks import LockTimeout
 from pvesim.state import Volume
 from pvesim.taskrunner import TaskContext, TaskError
@@ -42,34 +50,12 @@ CONTROL_PARAMS = {
     "skiplock",
     "background_delay",
 }
-# Options a running VM cannot take on the fly with PVE's default hotplug (network,disk,usb):
-# they stay in the [PENDING] section until the next start/reboot.
-DEFERRED_WHEN_RUNNING = {
-    "cores",
-    "sockets",
-    "vcpus",
-    "memory",
-    "cpu",
-    "numa",
-    "machine",
-    "bios",
-    "scsihw",
-    "ostype",
-    "vga",
-    "args",
-    "kvm",
-    "acpi",
-    "hugepages",
-    "arch",
-    "agent",
-    "tablet",
-}
 HIDDEN_PASSWORD = "**********"
 NEW_DISK_RE = re.compile(
     r"^(?P<storage>[a-z][a-z0-9\-_.]*[a-z0-9]):(?P<size>\d+(?:\.\d+)?)(?P<rest>,.*)?$"
 )
-# Spelled as in qemu-server's Qemu.pm (behaviour.md quotes it corrected as "mismatch").
-DIGEST_MISMATCH = "checksum missmatch (file change by other user?)"
+# qemu-server spelled it "missmatch" until its typo fix of 2024-10 (be8c868f, PVE 8.3).
+DIGEST_MISMATCH = "checksum mismatch (file change by other user?)"
 SSH_KEY_RE = re.compile(r"^(?:ssh-|ecdsa-|sk-)[\w@.-]+ [A-Za-z0-9+/=]+(?: .*)?$")
 
 
@@ -142,49 +128,153 @@ def _unused_key(config: dict[str, Any]) -> str:
     return f"unused{n}"
 
 
-def apply_update(sim: PveSimulator, vm: Vm, update: ConfigUpdate) -> None:
-    """Write the change to the config (stopped VM) or hotplug/pend it (running VM)."""
+def _release_drive(node: Node, vm: Vm, value: Any, *, force: bool = False) -> None:
+    """vmconfig_delete_or_detach_drive / vmconfig_register_unused_drive: a disk that leaves the
+    config becomes ``unusedN`` (forced: freed); a cloud-init volume is freed; a CD-ROM is not
+    a volume of the VM."""
+    if value is None:
+        return
+    volid, opts = parse_drive(str(value))
+    if ":" not in volid:
+        return
+    if "cloudinit" in volid or force:
+        free_volume(node, volid)
+    elif not is_cdrom(opts) and volid not in _referenced_volids(vm.config):
+        vm.config[_unused_key(vm.config)] = volid
+
+
+def _referenced_volids(config: dict[str, Any]) -> set[str]:
+    return {
+        parse_drive(str(value))[0]
+        for key, value in config.items()
+        if is_disk_key(key) or key.startswith("unused")
+    }
+
+
+@dataclass
+class UpdateOutcome:
+    errors: dict[str, str] = field(default_factory=dict)  # option -> "hotplug problem - ..."
+    warnings: list[str] = field(default_factory=list)
+
+
+def apply_update(sim: PveSimulator, vm: Vm, update: ConfigUpdate) -> UpdateOutcome:
+    """update_vm_api's updatefn: every change goes to [PENDING] first; then a stopped VM takes
+    all of it, a running one what it can hotplug (the options this update touched)."""
     node = sim.state.nodes[vm.node]
-    running = vm.status == "running"
+    outcome = UpdateOutcome()
+    modified: set[str] = set()
+    for key in update.deletes:
+        modified.add(key)
+        value = vm.config.get(key, vm.pending.get(key))
+        if value is None:
+            outcome.warnings.append(f"cannot delete '{key}' - not set in current configuration!")
+            continue
+        pending_value = vm.pending.pop(key, None)
+        if key.startswith("unused"):
+            free_volume(node, parse_drive(str(value))[0])
+            vm.config.pop(key, None)
+        elif key == "tags":
+            vm.config.pop(key, None)
+        else:
+            if is_disk_key(key) and pending_value is not None:
+                _release_drive(node, vm, pending_value)
+            vm.add_pending_delete(key, update.force)
     for key, value in update.settings.items():
-        if key == "cipassword":
-            value = _hash_password(str(value), vm.vmid)
-        elif re.fullmatch(r"net\d+", key):
+        modified.add(key)
+        if key in vm.pending and vm.pending[key] == value:
+            continue
+        if key == "cipassword":  # written straight into the config, never pending
+            vm.config[key] = _hash_password(str(value), vm.vmid)
+            continue
+        if re.fullmatch(r"net\d+", key):
             value = ensure_mac(str(value), sim.rng)
         elif is_disk_key(key):
+            _release_drive(node, vm, vm.pending.get(key))
             value = _allocate_disk(sim, node, vm, key, str(value))
-        if running and key in DEFERRED_WHEN_RUNNING:
-            vm.pending[key] = value
-            if key in vm.pending_delete:
-                vm.pending_delete.remove(key)
-        else:
-            vm.config[key] = value
-            vm.pending.pop(key, None)
-    for key in update.deletes:
-        if running and key in DEFERRED_WHEN_RUNNING:
-            if key not in vm.pending_delete:
-                vm.pending_delete.append(key)
+        vm.pending[key] = value
+        vm.remove_pending_delete(key)
+    cleanup_pending(vm)
+    if not vm.pending and not vm.pending_delete:
+        return outcome
+    if vm.status == "running":
+        outcome.errors = hotplug_pending(node, vm, modified)
+    else:
+        apply_pending(sim, vm)
+    return outcome
+
+
+def cleanup_pending(vm: Vm) -> None:
+    """AbstractConfig::cleanup_pending: drop pending values equal to the current ones and
+    pending deletes of options the config does not have."""
+    for key in list(vm.pending):
+        if key in vm.config and str(vm.pending[key]) == str(vm.config[key]):
+            del vm.pending[key]
+    for key in vm.pending_deletes():
+        if key not in vm.config:
+            vm.remove_pending_delete(key)
+
+
+def hotplug_pending(node: Node, vm: Vm, selection: set[str]) -> dict[str, str]:
+    """vmconfig_hotplug_pending: returns option -> ``hotplug problem - ...`` for failures."""
+    errors: dict[str, str] = {}
+    for key in list(vm.pending):  # these never touch the running guest: always applied
+        if is_fast_plug(key):
+            vm.config[key] = vm.pending.pop(key)
+    features = hotplug_features(vm.config)
+    for key, force in sorted(vm.pending_deletes().items()):
+        if key not in selection:
             continue
-        value = vm.config.pop(key, None)
-        vm.pending.pop(key, None)
-        if value is not None and is_disk_key(key):
-            volid, opts = parse_drive(str(value))
-            if opts.get("media") != "cdrom" and ":" in volid:
-                if update.force:
-                    storage, _, volname = volid.partition(":")
-                    node.storages.get(storage, None) and node.storages[storage].volumes.pop(
-                        volname, None
-                    )
-                else:
-                    vm.config[_unused_key(vm.config)] = volid
+        try:
+            hotplug_delete(vm.config, key, features)
+        except Skip:
+            continue
+        except HotplugError as exc:
+            errors[key] = f"hotplug problem - {exc}"
+            continue
+        old = vm.config.pop(key, None)
+        if is_disk_key(key):
+            _release_drive(node, vm, old, force=force)
+        vm.remove_pending_delete(key)
+    for key in list(vm.pending):
+        if key not in selection:
+            continue
+        try:
+            value = hotplug_value(vm.config, key, vm.pending[key], features)
+        except Skip:
+            continue
+        except HotplugError as exc:
+            errors[key] = f"hotplug problem - {exc}"
+            continue
+        old = vm.config.get(key)
+        vm.config[key] = value
+        del vm.pending[key]
+        if is_disk_key(key) and old is not None and old != value:
+            _release_drive(node, vm, old)
+    return errors
 
 
-def apply_pending(vm: Vm) -> None:
-    vm.config.update(vm.pending)
-    for key in vm.pending_delete:
-        vm.config.pop(key, None)
-    vm.pending.clear()
+def apply_pending(sim: PveSimulator, vm: Vm) -> None:
+    """vmconfig_apply_pending: at a stopped VM's config write, at stop and at start."""
+    node = sim.state.nodes[vm.node]
+    for key, force in sorted(vm.pending_deletes().items()):
+        old = vm.config.pop(key, None)
+        if is_disk_key(key):
+            _release_drive(node, vm, old, force=force)
     vm.pending_delete.clear()
+    cleanup_pending(vm)
+    for key, value in vm.pending.items():
+        old = vm.config.get(key)
+        vm.config[key] = value
+        if is_disk_key(key) and old is not None and old != value:
+            _release_drive(node, vm, old)
+    vm.pending.clear()
+
+
+def hotplug_error_text(errors: dict[str, str]) -> str:
+    """raise_param_exc as a worker reports it: the exception's lines joined by spaces."""
+    return " ".join(
+        ["400 Parameter verification failed."] + [f"{k}: {v}" for k, v in errors.items()]
+    )
 
 
 def _describe(update: ConfigUpdate) -> str:
@@ -206,10 +296,43 @@ def shown_config(vm: Vm, *, current: bool) -> dict[str, Any]:
 @route("GET", CONFIG)
 def config_get(sim: PveSimulator, req: Request):
     with sim.state.lock:
+        if req.get("snapshot") and req.bool("current"):
+            conflict = "cannot use 'snapshot' parameter with 'current'"
+            raise param_error({"snapshot": conflict, "current": conflict})
         vm = load_vm(sim, req.node, req.vmid)
         if req.get("snapshot"):
             raise die(f"snapshot '{req.get('snapshot')}' does not exist")
         return shown_config(vm, current=req.bool("current"))
+
+
+def pending_items(vm: Vm) -> list[dict[str, Any]]:
+    """GET .../pending: GuestHelpers::config_with_pending_array over the loaded config (whose
+    ``digest`` is one of the keys)."""
+    deletes = vm.pending_deletes()
+    config = {**vm.config, "digest": vm.digest()}
+    if "cipassword" in config:
+        config["cipassword"] = HIDDEN_PASSWORD
+    items = []
+    for key, value in config.items():
+        item: dict[str, Any] = {"key": key, "value": value}
+        if key in vm.pending:
+            item["pending"] = vm.pending[key]
+        if key in deletes:
+            item["delete"] = 2 if deletes[key] else 1
+        items.append(item)
+    for key in sorted(set(vm.pending) - set(config)):
+        pending = vm.pending[key]
+        items.append({"key": key, "pending": "********** " if key == "cipassword" else pending})
+    # PVE tests the parsed {force => ...} hash, always true, so these say 2 (cleanup_pending
+    # normally drops deletes of options the config does not have).
+    items += [{"key": key, "delete": 2} for key in sorted(set(deletes) - set(config))]
+    return items
+
+
+@route("GET", "/nodes/{node}/qemu/{vmid}/pending")
+def pending_get(sim: PveSimulator, req: Request):
+    with sim.state.lock:
+        return pending_items(load_vm(sim, req.node, req.vmid))
 
 
 @route("PUT", CONFIG)
@@ -222,10 +345,12 @@ def config_put(sim: PveSimulator, req: Request):
             vm = load_vm(sim, req.node, req.vmid)
             check_digest(vm, update.digest)  # update_vm_api: digest, then check_lock
             check_lock(vm)
-            apply_update(sim, vm, update)
+            outcome = apply_update(sim, vm, update)
     except LockTimeout as exc:
         raise die(str(exc)) from None
     sim.persist()
+    if outcome.errors:  # everything else is written; the failed options stay pending
+        raise param_error(outcome.errors)
     return None
 
 
@@ -254,11 +379,15 @@ def config_post(sim: PveSimulator, req: Request):
                     raise TaskError(DIGEST_MISMATCH)
             ctx.commit()
             with sim.state.lock:
+                ctx.log(f"update VM {vmid}: {_describe(update)}")
                 try:
-                    apply_update(sim, vm, update)
+                    outcome = apply_update(sim, vm, update)
                 except ApiError as exc:
                     raise TaskError(exc.message) from None
-                ctx.log(f"update VM {vmid}: {_describe(update)}")
+            for warning in outcome.warnings:
+                ctx.warn(warning)
+            if outcome.errors:
+                raise TaskError(hotplug_error_text(outcome.errors))
 
     upid = sim.runner.start(
         node=node, task_type="qmconfig", task_id=str(vmid), work=work, signals_start=True

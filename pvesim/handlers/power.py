@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from pvesim.api import Request, check_skiplock, config_missing, die, load_vm, route
 from pvesim.handlers.config import apply_pending
+from pvesim.hotplug import memory_start_error
 from pvesim.taskrunner import TaskContext, TaskError
 
 if TYPE_CHECKING:
@@ -63,12 +64,24 @@ def _is_running(ctx: TaskContext, vm: Vm) -> bool:
 
 
 def _start(sim: PveSimulator, ctx: TaskContext, vm: Vm) -> None:
-    apply_pending(vm)
+    # vm_start_nolock applies pending changes, then config_to_command may refuse the config.
+    apply_pending(sim, vm)
+    error = memory_start_error(vm.config)
+    if error:
+        raise TaskError(error)
     vm.status, vm.paused, vm.started_at, vm.pid = "running", False, sim.now(), sim.new_pid()
 
 
-def _stop(ctx: TaskContext, vm: Vm) -> None:
+def _stop(sim: PveSimulator, ctx: TaskContext, vm: Vm) -> None:
+    # vm_stop_cleanup applies pending changes once QEMU is gone (stop and shutdown alike).
     vm.status, vm.paused, vm.started_at, vm.pid = "stopped", False, None, None
+    apply_pending(sim, vm)
+
+
+def _reboot(sim: PveSimulator, ctx: TaskContext, vm: Vm) -> None:
+    # vm_reboot stops the VM (cleanup applies pending changes); qmeventd starts it again.
+    _stop(sim, ctx, vm)
+    _start(sim, ctx, vm)
 
 
 @route("POST", STATUS + "start")
@@ -102,7 +115,7 @@ def vm_stop(sim: PveSimulator, req: Request):
     check_skiplock(req)
     with sim.state.lock:
         load_vm(sim, req.node, req.vmid)
-    return _power_task(sim, req, "qmstop", _is_running, _stop)
+    return _power_task(sim, req, "qmstop", _is_running, lambda ctx, vm: _stop(sim, ctx, vm))
 
 
 @route("POST", STATUS + "shutdown")
@@ -112,7 +125,7 @@ def vm_shutdown(sim: PveSimulator, req: Request):
         vm = load_vm(sim, req.node, req.vmid)
         if vm.paused and not req.bool("forceStop"):
             raise die("VM is paused - cannot shutdown")
-    return _power_task(sim, req, "qmshutdown", _is_running, _stop)
+    return _power_task(sim, req, "qmshutdown", _is_running, lambda ctx, vm: _stop(sim, ctx, vm))
 
 
 @route("POST", STATUS + "reboot")
@@ -129,7 +142,7 @@ def vm_reboot(sim: PveSimulator, req: Request):
             raise TaskError(f"VM {vm.vmid} not running")
         return True
 
-    return _power_task(sim, req, "qmreboot", check, lambda ctx, vm: _start(sim, ctx, vm))
+    return _power_task(sim, req, "qmreboot", check, lambda ctx, vm: _reboot(sim, ctx, vm))
 
 
 def _running_check(ctx: TaskContext, vm: Vm) -> bool:

@@ -13,21 +13,9 @@ from rest_framework.reverse import reverse
 from nodes.models import Node, Template
 from panel.models import SshKey
 from panel.services import ssh_keys_text
+from panel.validators import HOSTNAME_RE, MAX_DB_INT
 from servers import services
-from servers.models import Plan, Server
-
-# A column limit, not a business rule: the plan's limits are checked by the services.
-MAX_DB_INT = 2**31 - 1
-_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-HOSTNAME_RE = rf"^{_LABEL}(\.{_LABEL})*$"
-
-POWER_ACTION_LABELS = {
-    "start": "Start",
-    "stop": "Stop at once (like pulling the plug)",
-    "shutdown": "Shut down (ACPI)",
-    "reboot": "Reboot (ACPI)",
-}
-POWER_ACTIONS = [(name, POWER_ACTION_LABELS.get(name, name)) for name in services.POWER_ACTIONS]
+from servers.models import POWER_ACTION_EFFECTS, Plan, PowerAction, Server
 
 
 def _count(help_text: str, *, min_value: int = 1, required: bool = True, unit: str = ""):
@@ -108,8 +96,7 @@ class OwnersSshKeysField(serializers.PrimaryKeyRelatedField):
 
     def get_queryset(self):
         server = self.context.get("server")
-        owner_id = server.owner_id if server is not None else None
-        return SshKey.objects.filter(owner_id=owner_id)
+        return SshKey.objects.owned_by(server.owner_id if server is not None else None)
 
 
 class ServerCreateSerializer(serializers.Serializer):
@@ -180,7 +167,10 @@ class ResizeSerializer(serializers.Serializer):
 
 
 class PowerSerializer(serializers.Serializer):
-    action = serializers.ChoiceField(choices=POWER_ACTIONS)
+    action = serializers.ChoiceField(
+        choices=PowerAction.choices,
+        help_text="; ".join(f"`{a}` {effect}" for a, effect in POWER_ACTION_EFFECTS.items()) + ".",
+    )
 
 
 class RebuildSerializer(serializers.Serializer):

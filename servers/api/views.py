@@ -1,4 +1,5 @@
-"""Thin views: validate the input, call a service, answer 202 with the job it queued."""
+"""Thin views: validate the input, call a service, answer 202 with the job it queued
+(``panel.outcomes.api_accepted``); a refusal is raised and answered by ``panel.api.errors``."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ from rest_framework.decorators import action
 
 from panel.api.schema import ACCEPTED_DESCRIPTION, BAD_REQUEST, CONFLICT, NOT_FOUND
 from panel.api.serializers import JobSerializer
-from panel.api.views import PanelViewSetMixin, accepted_job_response
-from panel.models import ACTIVE_JOB_STATES, Job
+from panel.api.views import PanelViewSetMixin
+from panel.models import Job
+from panel.outcomes import api_accepted
 from panel.services import ssh_keys_text
 from servers import services
 from servers.api.serializers import (
@@ -125,9 +127,8 @@ class ServerViewSet(
     lookup_value_regex = "[0-9]+"
 
     def get_queryset(self):
-        active_job = Job.objects.filter(server=OuterRef("pk"), state__in=ACTIVE_JOB_STATES).values(
-            "pk"
-        )[:1]
+        jobs = Job.objects.restrict(self.request.user).active()
+        active_job = jobs.filter(server=OuterRef("pk")).values("pk")[:1]
         return (
             servers_for_user(user=self.request.user)
             .select_related("owner", "plan", "node")
@@ -158,11 +159,11 @@ class ServerViewSet(
     def create(self, request, *args, **kwargs):
         data = self._validated(request)
         job = services.server_create(requested_by=request.user, **data)
-        return accepted_job_response(job, request)
+        return api_accepted(job, request)
 
     def destroy(self, request, *args, **kwargs):
         job = services.server_delete(server=self.get_object(), user=request.user)
-        return accepted_job_response(job, request)
+        return api_accepted(job, request)
 
     @_action_schema(
         "Resize a server",
@@ -175,7 +176,7 @@ class ServerViewSet(
     def resize(self, request, pk=None):
         server = self.get_object()
         job = services.server_resize(server=server, user=request.user, **self._validated(request))
-        return accepted_job_response(job, request)
+        return api_accepted(job, request)
 
     @_action_schema("Power a server", "Start, stop, shut down or reboot the VM.", PowerSerializer)
     @action(detail=True, methods=["post"])
@@ -183,7 +184,7 @@ class ServerViewSet(
         server = self.get_object()
         data = self._validated(request)
         job = services.server_power(server=server, user=request.user, action=data["action"])
-        return accepted_job_response(job, request)
+        return api_accepted(job, request)
 
     @_action_schema(
         "Rebuild a server",
@@ -204,7 +205,7 @@ class ServerViewSet(
             password=data.get("password", ""),
             ssh_keys=ssh_keys_text(data.get("ssh_keys", [])),
         )
-        return accepted_job_response(job, request)
+        return api_accepted(job, request)
 
     @_action_schema(
         "Reset the root password",
@@ -218,7 +219,7 @@ class ServerViewSet(
         job = services.server_reset_password(
             server=server, user=request.user, password=data["password"]
         )
-        return accepted_job_response(job, request)
+        return api_accepted(job, request)
 
     @_action_schema(
         "Suspend a server (staff)",
@@ -228,13 +229,13 @@ class ServerViewSet(
     @action(detail=True, methods=["post"])
     def suspend(self, request, pk=None):
         job = services.server_suspend(server=self.get_object(), user=request.user)
-        return accepted_job_response(job, request)
+        return api_accepted(job, request)
 
     @_action_schema("Unsuspend a server (staff)", "Gives the server back to its owner.", None)
     @action(detail=True, methods=["post"])
     def unsuspend(self, request, pk=None):
         job = services.server_unsuspend(server=self.get_object(), user=request.user)
-        return accepted_job_response(job, request)
+        return api_accepted(job, request)
 
 
 @extend_schema_view(

@@ -1,7 +1,4 @@
 from tests.api.conftest import (  # noqa: F401
-    api_node,
-    api_plan,
-    api_template,
     no_pve_calls,
     server_a,
     server_b,

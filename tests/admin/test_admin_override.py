@@ -13,12 +13,12 @@ from servers.models import Server
 pytestmark = pytest.mark.django_db
 
 
-def _order(client, customer, api_plan, api_node, api_template, **extra):
+def _order(client, customer, plan, offline_node, offline_template, **extra):
     data = {
         "owner": customer.pk,
-        "plan": api_plan.pk,
-        "node": api_node.pk,
-        "template": api_template.pk,
+        "plan": plan.pk,
+        "node": offline_node.pk,
+        "template": offline_template.pk,
         "name": "big",
         "hostname": "big.example.com",
         "cpu_cores": 16,  # the plan allows 8
@@ -31,20 +31,20 @@ def _order(client, customer, api_plan, api_node, api_template, **extra):
 
 
 def test_the_add_form_refuses_beyond_the_plan_without_the_override(
-    client, staff_user, customer, api_plan, api_node, api_template
+    client, staff_user, customer, plan, offline_node, offline_template
 ):
     client.force_login(staff_user)
-    response = _order(client, customer, api_plan, api_node, api_template)
+    response = _order(client, customer, plan, offline_node, offline_template)
     assert response.status_code == 200
     assert "The plan Standard allows at most 8 cores." in response.content.decode()
     assert not Job.objects.exists()
 
 
 def test_staff_order_beyond_the_plan_with_the_override_recorded(
-    client, staff_user, customer, api_plan, api_node, api_template
+    client, staff_user, customer, plan, offline_node, offline_template
 ):
     client.force_login(staff_user)
-    response = _order(client, customer, api_plan, api_node, api_template, beyond_plan="on")
+    response = _order(client, customer, plan, offline_node, offline_template, beyond_plan="on")
     assert response.status_code == 302
     job = Job.objects.get(kind=JobKind.CREATE)
     assert job.params["cpu_cores"] == 16
@@ -78,19 +78,19 @@ def test_a_customer_cannot_go_beyond_the_plan(customer, server_a):
     assert not Job.objects.exists()
 
 
-def test_the_node_still_limits_staff(staff_user, server_a, api_node):
-    api_node.max_cpu_cores = 10
-    api_node.save()
+def test_the_node_still_limits_staff(staff_user, server_a, offline_node):
+    offline_node.max_cpu_cores = 10
+    offline_node.save()
     with pytest.raises(ValidationError) as refused:
         services.server_resize(server=server_a, user=staff_user, cpu_cores=12, beyond_plan=True)
     assert "The node Frankfurt 1 allows at most 10 cores." in refused.value.messages
 
 
 def test_a_jobs_page_never_renders_the_password(
-    client, staff_user, customer, api_plan, api_node, api_template
+    client, staff_user, customer, plan, offline_node, offline_template
 ):
     client.force_login(staff_user)
-    _order(client, customer, api_plan, api_node, api_template, cpu_cores=2)
+    _order(client, customer, plan, offline_node, offline_template, cpu_cores=2)
     job = Job.objects.get(kind=JobKind.CREATE)
     ciphertext = job.params["password_encrypted"]
     assert ciphertext
@@ -101,10 +101,10 @@ def test_a_jobs_page_never_renders_the_password(
 
 
 def test_a_provisioning_server_shows_what_was_ordered_not_zeros(
-    client, staff_user, customer, api_plan, api_node, api_template
+    client, staff_user, customer, plan, offline_node, offline_template
 ):
     client.force_login(staff_user)
-    _order(client, customer, api_plan, api_node, api_template, cpu_cores=2)
+    _order(client, customer, plan, offline_node, offline_template, cpu_cores=2)
     server = Server.objects.get(name="big")
     assert server.cpu_cores == 0  # PVE has confirmed nothing yet
     detail = client.get(reverse("servers:detail", args=[server.pk])).content.decode()

@@ -19,7 +19,7 @@ def staff_page(live_server, page, staff_user):
 
 
 def test_the_add_server_form_looks_like_the_other_admin_forms(
-    staff_page, live_server, screenshot, customer, api_plan, api_template
+    staff_page, live_server, screenshot, customer, plan, offline_template
 ):
     page = staff_page
     page.goto(f"{live_server.url}/admin/servers/server/add/")

@@ -109,9 +109,11 @@ def test_resize_refuses_several_servers(admin_client, server_a, server_b):
     assert not Job.objects.exists()
 
 
-def test_rebuild_needs_confirmation_then_queues(admin_client, server_a, api_template, no_pve_calls):
+def test_rebuild_needs_confirmation_then_queues(
+    admin_client, server_a, offline_template, no_pve_calls
+):
     page = run_action(
-        admin_client, "rebuild_server", [server_a], apply="1", template=api_template.pk
+        admin_client, "rebuild_server", [server_a], apply="1", template=offline_template.pk
     )
     assert page.status_code == 200  # the confirm box was not ticked
     assert not Job.objects.exists()
@@ -120,12 +122,12 @@ def test_rebuild_needs_confirmation_then_queues(admin_client, server_a, api_temp
         "rebuild_server",
         [server_a],
         apply="1",
-        template=api_template.pk,
+        template=offline_template.pk,
         confirm="on",
     )
     job = Job.objects.get()
     assert job.kind == JobKind.REBUILD
-    assert job.params["template_id"] == api_template.pk
+    assert job.params["template_id"] == offline_template.pk
 
 
 def test_delete_asks_for_confirmation_first(admin_client, server_a, no_pve_calls):

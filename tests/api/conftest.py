@@ -6,8 +6,7 @@ import responses
 from knox.models import get_token_model
 from rest_framework.test import APIClient
 
-from nodes.models import Node, Template
-from servers.models import Plan, Server, ServerStatus
+from servers.models import Server, ServerStatus
 
 
 @pytest.fixture
@@ -17,31 +16,6 @@ def no_pve_calls():
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         yield mock
         assert len(mock.calls) == 0, [call.request.url for call in mock.calls]
-
-
-@pytest.fixture
-def api_node(db):
-    return Node.objects.create(
-        name="Frankfurt 1",
-        api_url="https://127.0.0.1:9",
-        pve_node="pve1",
-        token_id="panel@pve!panel",
-        token_secret="0b2e5d4e-6c2f-4c27-9a3b-000000000000",
-    )
-
-
-@pytest.fixture
-def api_template(api_node):
-    return Template.objects.create(
-        node=api_node, vmid=9000, name="Debian 12", os_family="debian", disk_gib=10
-    )
-
-
-@pytest.fixture
-def api_plan(db):
-    return Plan.objects.create(
-        name="Standard", max_cpu_cores=8, max_memory_mib=16384, max_disk_gib=200
-    )
 
 
 def make_server(*, owner, plan, node, template, name, vmid, **extra):
@@ -63,24 +37,24 @@ def make_server(*, owner, plan, node, template, name, vmid, **extra):
 
 
 @pytest.fixture
-def server_a(customer, api_plan, api_node, api_template):
+def server_a(customer, plan, offline_node, offline_template):
     return make_server(
         owner=customer,
-        plan=api_plan,
-        node=api_node,
-        template=api_template,
+        plan=plan,
+        node=offline_node,
+        template=offline_template,
         name="alpha",
         vmid=101,
     )
 
 
 @pytest.fixture
-def server_b(other_customer, api_plan, api_node, api_template):
+def server_b(other_customer, plan, offline_node, offline_template):
     return make_server(
         owner=other_customer,
-        plan=api_plan,
-        node=api_node,
-        template=api_template,
+        plan=plan,
+        node=offline_node,
+        template=offline_template,
         name="bravo",
         vmid=102,
     )

@@ -24,13 +24,13 @@ HUGE = 10**30
     ],
 )
 def test_create_with_bad_values_is_400(
-    staff_client, customer, api_plan, api_node, api_template, changes
+    staff_client, customer, plan, offline_node, offline_template, changes
 ):
     payload = {
         "owner": customer.pk,
-        "plan": api_plan.pk,
-        "node": api_node.pk,
-        "template": api_template.pk,
+        "plan": plan.pk,
+        "node": offline_node.pk,
+        "template": offline_template.pk,
         "name": "delta",
         "hostname": "delta.example.com",
         "cpu_cores": 2,

@@ -156,7 +156,7 @@ def test_a_bad_key_is_a_400_on_the_field(client_a):
     assert response.json()["errors"]["public_key"]
 
 
-def test_a_rebuild_installs_the_owners_keys_only(client_a, client_b, server_a, api_template):
+def test_a_rebuild_installs_the_owners_keys_only(client_a, client_b, server_a, offline_template):
     mine = client_a.post(
         "/api/v1/ssh-keys/", {"name": "laptop", "public_key": ED25519}, format="json"
     ).json()["id"]
@@ -164,9 +164,13 @@ def test_a_rebuild_installs_the_owners_keys_only(client_a, client_b, server_a, a
         "/api/v1/ssh-keys/", {"name": "bob", "public_key": ED25519}, format="json"
     ).json()["id"]
     url = f"/api/v1/servers/{server_a.pk}/rebuild/"
-    refused = client_a.post(url, {"template": api_template.pk, "ssh_keys": [theirs]}, format="json")
+    refused = client_a.post(
+        url, {"template": offline_template.pk, "ssh_keys": [theirs]}, format="json"
+    )
     assert refused.status_code == 400
     assert not Job.objects.filter(kind=JobKind.REBUILD).exists()
-    accepted = client_a.post(url, {"template": api_template.pk, "ssh_keys": [mine]}, format="json")
+    accepted = client_a.post(
+        url, {"template": offline_template.pk, "ssh_keys": [mine]}, format="json"
+    )
     assert accepted.status_code == 202
     assert Job.objects.get(kind=JobKind.REBUILD).params["ssh_keys"] == ED25519

@@ -7,15 +7,15 @@ pytestmark = pytest.mark.django_db
 SECRET = "0b2e5d4e-6c2f-4c27-9a3b-000000000000"
 
 
-def test_nodes_are_staff_only(client_a, anon_client, api_node):
+def test_nodes_are_staff_only(client_a, anon_client, offline_node):
     assert anon_client.get("/api/v1/nodes/").status_code == 401
     assert client_a.get("/api/v1/nodes/").status_code == 403
-    assert client_a.get(f"/api/v1/nodes/{api_node.pk}/").status_code == 403
+    assert client_a.get(f"/api/v1/nodes/{offline_node.pk}/").status_code == 403
 
 
-def test_node_secret_is_never_returned(staff_client, api_node):
+def test_node_secret_is_never_returned(staff_client, offline_node):
     listed = staff_client.get("/api/v1/nodes/")
-    detail = staff_client.get(f"/api/v1/nodes/{api_node.pk}/")
+    detail = staff_client.get(f"/api/v1/nodes/{offline_node.pk}/")
     for response in (listed, detail):
         assert response.status_code == 200
         assert SECRET not in response.content.decode()
@@ -74,12 +74,14 @@ def test_node_validation_is_400_per_field(staff_client):
     assert not Node.objects.filter(name="Bad").exists()
 
 
-def test_patch_without_secret_keeps_it(staff_client, api_node):
-    response = staff_client.patch(f"/api/v1/nodes/{api_node.pk}/", {"max_vms": 7}, format="json")
+def test_patch_without_secret_keeps_it(staff_client, offline_node):
+    response = staff_client.patch(
+        f"/api/v1/nodes/{offline_node.pk}/", {"max_vms": 7}, format="json"
+    )
     assert response.status_code == 200, response.content
-    api_node.refresh_from_db()
-    assert api_node.max_vms == 7
-    assert api_node.token_secret == SECRET
+    offline_node.refresh_from_db()
+    assert offline_node.max_vms == 7
+    assert offline_node.token_secret == SECRET
 
 
 def test_node_with_servers_cannot_be_deleted(staff_client, server_a):
@@ -89,7 +91,7 @@ def test_node_with_servers_cannot_be_deleted(staff_client, server_a):
     assert Node.objects.filter(pk=server_a.node_id).exists()
 
 
-def test_plans_are_readable_by_customers(client_a, api_plan):
+def test_plans_are_readable_by_customers(client_a, plan):
     from servers.models import Plan
 
     Plan.objects.create(
@@ -97,10 +99,10 @@ def test_plans_are_readable_by_customers(client_a, api_plan):
     )
     body = client_a.get("/api/v1/plans/").json()
     assert [p["name"] for p in body["results"]] == ["Standard"]
-    assert client_a.get(f"/api/v1/plans/{api_plan.pk}/").json()["max_disk_gib"] == 200
+    assert client_a.get(f"/api/v1/plans/{plan.pk}/").json()["max_disk_gib"] == 200
     assert client_a.post("/api/v1/plans/", {"name": "x"}, format="json").status_code == 405
 
 
-def test_templates_are_readable(client_a, api_template):
+def test_templates_are_readable(client_a, offline_template):
     body = client_a.get("/api/v1/templates/").json()
-    assert [t["id"] for t in body["results"]] == [api_template.pk]
+    assert [t["id"] for t in body["results"]] == [offline_template.pk]

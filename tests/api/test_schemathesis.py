@@ -53,16 +53,21 @@ def keep_test_connection():
 
 @pytest.fixture
 def world(
-    keep_test_connection, customer, other_customer, staff_user, api_plan, api_node, api_template
+    keep_test_connection, customer, other_customer, staff_user, plan, offline_node, offline_template
 ):
     make_server(
-        owner=customer, plan=api_plan, node=api_node, template=api_template, name="alpha", vmid=101
+        owner=customer,
+        plan=plan,
+        node=offline_node,
+        template=offline_template,
+        name="alpha",
+        vmid=101,
     )
     make_server(
         owner=other_customer,
-        plan=api_plan,
-        node=api_node,
-        template=api_template,
+        plan=plan,
+        node=offline_node,
+        template=offline_template,
         name="bravo",
         vmid=102,
     )

@@ -59,15 +59,15 @@ def test_staff_lists_all_servers(staff_client, server_a, server_b):
     assert [s["name"] for s in response.json()["results"]] == ["alpha", "bravo"]
 
 
-def test_list_is_paginated(client_a, customer, api_plan, api_node, api_template):
+def test_list_is_paginated(client_a, customer, plan, offline_node, offline_template):
     from tests.api.conftest import make_server
 
     for index in range(55):
         make_server(
             owner=customer,
-            plan=api_plan,
-            node=api_node,
-            template=api_template,
+            plan=plan,
+            node=offline_node,
+            template=offline_template,
             name=f"s{index:02d}",
             vmid=200 + index,
         )
@@ -84,15 +84,15 @@ def test_list_is_paginated(client_a, customer, api_plan, api_node, api_template)
 
 
 def test_list_filters_with_the_shared_filterset(
-    client_a, server_a, customer, api_plan, api_node, api_template
+    client_a, server_a, customer, plan, offline_node, offline_template
 ):
     from tests.api.conftest import make_server
 
     make_server(
         owner=customer,
-        plan=api_plan,
-        node=api_node,
-        template=api_template,
+        plan=plan,
+        node=offline_node,
+        template=offline_template,
         name="charlie",
         vmid=103,
         status="stopped",
@@ -105,7 +105,7 @@ def test_list_filters_with_the_shared_filterset(
     assert names("status=stopped") == ["charlie"]
     assert names("is_suspended=false") == ["alpha"]
     assert names("q=alp") == ["alpha"]
-    assert names(f"node={api_node.pk}") == ["alpha", "charlie"]
+    assert names(f"node={offline_node.pk}") == ["alpha", "charlie"]
     bad = client_a.get("/api/v1/servers/?status=exploded")
     assert bad.status_code == 400
     assert "status" in bad.json()["errors"]
@@ -209,19 +209,19 @@ def test_power_202_and_unknown_action_400(client_a, server_a):
     )
 
 
-def test_rebuild_202_and_unknown_template_400(client_a, server_a, api_template):
+def test_rebuild_202_and_unknown_template_400(client_a, server_a, offline_template):
     bad = client_a.post(url(server_a, "rebuild"), {"template": 999999}, format="json")
     assert bad.status_code == 400
     assert "template" in bad.json()["errors"]
     response = client_a.post(
         url(server_a, "rebuild"),
-        {"template": api_template.pk, "password": "another-long-pass"},
+        {"template": offline_template.pk, "password": "another-long-pass"},
         format="json",
     )
     job = assert_accepted(response, kind=JobKind.REBUILD, server=server_a)
     assert "another-long-pass" not in response.content.decode()
     assert "password" not in response.json()["params"]
-    assert job.params["template_id"] == api_template.pk
+    assert job.params["template_id"] == offline_template.pk
 
 
 def test_reset_password_202_and_short_password_400(client_a, server_a):
@@ -273,13 +273,13 @@ def test_staff_delete_queues_a_job_and_keeps_the_row(staff_client, server_a, no_
 
 
 def test_staff_create_queues_a_job(
-    staff_client, customer, api_plan, api_node, api_template, no_pve_calls
+    staff_client, customer, plan, offline_node, offline_template, no_pve_calls
 ):
     payload = {
         "owner": customer.pk,
-        "plan": api_plan.pk,
-        "node": api_node.pk,
-        "template": api_template.pk,
+        "plan": plan.pk,
+        "node": offline_node.pk,
+        "template": offline_template.pk,
         "name": "delta",
         "hostname": "delta.example.com",
         "cpu_cores": 2,
@@ -297,13 +297,13 @@ def test_staff_create_queues_a_job(
 
 
 def test_staff_create_bad_input_is_400_per_field(
-    staff_client, customer, api_plan, api_node, api_template
+    staff_client, customer, plan, offline_node, offline_template
 ):
     payload = {
         "owner": 987654,
-        "plan": api_plan.pk,
+        "plan": plan.pk,
         "node": "x",
-        "template": api_template.pk,
+        "template": offline_template.pk,
         "name": "",
         "hostname": "not a hostname",
         "cpu_cores": 2,
@@ -316,7 +316,7 @@ def test_staff_create_bad_input_is_400_per_field(
     assert not Server.objects.filter(name="").exists()
 
 
-def test_customer_cannot_create(client_a, customer, api_plan, api_node, api_template):
+def test_customer_cannot_create(client_a, customer, plan, offline_node, offline_template):
     response = client_a.post("/api/v1/servers/", {"owner": customer.pk}, format="json")
     assert response.status_code == 403
 
@@ -349,10 +349,10 @@ FOREIGN_SERVER_ROUTES = [
 
 @pytest.mark.parametrize("method, action, payload", FOREIGN_SERVER_ROUTES)
 def test_customer_gets_404_on_another_customers_server(
-    client_a, server_b, api_template, method, action, payload
+    client_a, server_b, offline_template, method, action, payload
 ):
     if payload and "template" in payload:
-        payload = {"template": api_template.pk}
+        payload = {"template": offline_template.pk}
     response = getattr(client_a, method)(url(server_b, action or None), payload, format="json")
     assert response.status_code == 404, (method, action, response.content)
     assert response.json() == {"detail": "Not found.", "code": "not_found"}

@@ -8,27 +8,15 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from nodes.models import Node
 from panel.models import Job, JobKind, JobState
-from servers.models import Plan
 from tests.ui.conftest import make_job, make_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def web(customer):
-    node = Node.objects.create(
-        name="Frankfurt 1",
-        api_url="https://127.0.0.1:9",
-        pve_node="pve1",
-        token_id="panel@pve!panel",
-        token_secret="unused",
-    )
-    plan = Plan.objects.create(
-        name="Standard", max_cpu_cores=8, max_memory_mib=16384, max_disk_gib=200
-    )
-    return make_server(customer, plan, node, name="web-1", vmid=101)
+def web(customer, plan, offline_node):
+    return make_server(customer, plan, offline_node, name="web-1", vmid=101)
 
 
 @pytest.fixture

@@ -10,27 +10,30 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from panel import jobs
-from panel.jobs import JobConflict, StepSpec, job_create
+from panel.jobs import JobConflict, JobDefinition, JobTask, StepDef, job_create
 from panel.models import AuditEntry, Job, JobKind, JobState
 from panel.selectors import job_get_for_user, jobs_for_user
 from servers.models import Server, ServerStatus
 
 pytestmark = pytest.mark.django_db
 
-STEPS = [
-    StepSpec("configure", "Configure", "servers.tasks.resize"),
-    StepSpec("resize_disk", "Resize", "servers.tasks.resize"),
-    StepSpec("finish", "Finish", "servers.tasks.start"),
-]
+# The engine's own tests run handlers they pass in (job_run_task's ``handlers``); the declared
+# ones are never called here.
+RESIZE_TASK = JobTask("servers.tasks.resize", wait_s=60)
+START_TASK = JobTask("servers.tasks.start", wait_s=60)
+STEPS = (
+    StepDef("configure", "Configure", RESIZE_TASK, handler=lambda run: None),
+    StepDef("resize_disk", "Resize", RESIZE_TASK, handler=lambda run: None),
+    StepDef("finish", "Finish", START_TASK, handler=lambda run: None),
+)
 
 
 def _job(server, user, **kw):
     return job_create(
-        kind=kw.pop("kind", JobKind.RESIZE),
+        definition=JobDefinition(kind=kw.pop("kind", JobKind.RESIZE), steps=STEPS),
         server=server,
         requested_by=user,
         params={},
-        steps=STEPS,
         **kw,
     )
 
@@ -212,3 +215,37 @@ def test_customers_see_only_their_own_jobs(offline_server, customer, other_custo
     with pytest.raises(Job.DoesNotExist):
         job_get_for_user(user=other_customer, job_id=mine.pk)
     assert job_get_for_user(user=customer, job_id=mine.pk) == mine
+
+
+def test_job_create_records_the_declared_steps_that_apply_with_their_labels(
+    offline_server, customer
+):
+    definition = JobDefinition(
+        kind=JobKind.POWER,
+        steps=(
+            StepDef("power", lambda p: f"Power: {p['action']}", START_TASK, lambda run: None),
+            StepDef("grow", "Grow", RESIZE_TASK, lambda run: None, when=lambda p: "disk_gib" in p),
+            StepDef("finish", "Finish", START_TASK, lambda run: None),
+        ),
+    )
+    job = job_create(
+        definition=definition,
+        server=offline_server,
+        requested_by=customer,
+        params={"action": "reboot"},
+    )
+    assert job.kind == JobKind.POWER
+    assert [(s["name"], s["label"], s["task"]) for s in job.steps] == [
+        ("power", "Power: reboot", "servers.tasks.start"),
+        ("finish", "Finish", "servers.tasks.start"),
+    ]
+
+
+def test_a_job_kind_is_declared_once():
+    from django.core.exceptions import ImproperlyConfigured
+
+    declared = jobs.job_definition(kind=JobKind.RESIZE)
+    jobs.register_job_definitions(declared)  # the same declaration again changes nothing
+    with pytest.raises(ImproperlyConfigured):
+        jobs.register_job_definitions(JobDefinition(kind=JobKind.RESIZE, steps=STEPS))
+    assert jobs.job_definition(kind=JobKind.RESIZE) is declared

@@ -91,6 +91,7 @@ SCENARIOS: dict[str, list] = {
         lambda c: c.cluster_resources(type="storage"),
     ],
     "next_vmid": [lambda c: c.next_vmid(), lambda c: c.next_vmid(105)],
+    "cluster_status": [lambda c: c.cluster_status()],
     "storage_list": [
         lambda c: c.storage_list("pve1"),
         lambda c: c.storage_list("pve1", content="images"),
@@ -109,7 +110,11 @@ SCENARIOS: dict[str, list] = {
             description="customer 42 / order 7",
         ),
     ],
-    "vm_config": [lambda c: c.vm_config("pve1", 101)],
+    "vm_config": [
+        lambda c: c.vm_config("pve1", 101),
+        lambda c: c.vm_config("pve1", 101, current=True),
+    ],
+    "vm_pending": [lambda c: c.vm_pending("pve1", 101)],
     "vm_config_update": [
         lambda c: c.vm_config_update(
             "pve1",
@@ -169,6 +174,12 @@ SCENARIOS: dict[str, list] = {
         lambda c: c.tasks("pve1"),
         lambda c: c.tasks("pve1", vmid=101, typefilter="qmclone", source="all", limit=10),
         lambda c: c.tasks("pve1", errors=True, since=1758930844),
+    ],
+    "vm_tasks": [
+        lambda c: c.vm_tasks("pve1", 101),
+        lambda c: c.vm_tasks(
+            "pve1", 9000, typefilter="qmclone", since=1758930844, userfilter="panel@pve", limit=5
+        ),
     ],
     "vzdump": [
         lambda c: c.vzdump("pve1", vmid=101, storage="backup-nfs"),

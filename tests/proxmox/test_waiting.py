@@ -3,14 +3,18 @@
 import random
 
 import pytest
+import requests
 import responses
 
 from proxmox.errors import (
+    PveAuthError,
     PveError,
     PveLockError,
     PveNotFoundError,
+    PvePermissionError,
     PveTaskFailed,
     PveTaskLockError,
+    PveTaskTimeout,
     PveTimeout,
     PveValidationError,
 )
@@ -277,3 +281,86 @@ def test_wait_until_unlocked_times_out(pve, client, clock):
     with pytest.raises(PveTimeout, match="backup"):
         wait_until_unlocked(client, "pve1", 101, timeout_s=20, clock=clock, sleep=clock.sleep)
     assert clock.elapsed == pytest.approx(20)
+
+
+# --- a failed poll is a reason to poll again ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "text"),
+    [
+        (500, "Internal Server Error"),
+        (500, "unable to read task status file"),
+        (502, "Bad Gateway"),
+        (596, "Connection timed out"),
+    ],
+)
+def test_any_failed_poll_is_polled_again(pve, client, clock, status, text):
+    pve.get(STATUS_URL, **running())
+    pve.add(pve_error("GET", f"/nodes/pve2/tasks/{UPID}/status", status, text))
+    pve.get(STATUS_URL, **stopped("OK"))
+    pve.get(LOG_URL, **log("TASK OK"))
+    result = wait_for_task(client, UPID, timeout_s=60, clock=clock, sleep=clock.sleep)
+    assert result.exitstatus == "OK"
+    assert len(clock.sleeps) == 2  # the usual interval, nothing special after the error
+
+
+def test_a_reset_or_timeout_while_polling_is_polled_again(pve, client, clock):
+    pve.get(STATUS_URL, body=requests.exceptions.ConnectionError("Connection reset by peer"))
+    pve.get(STATUS_URL, body=requests.exceptions.ReadTimeout("read timed out"))
+    pve.get(STATUS_URL, **stopped("OK"))
+    pve.get(LOG_URL, **log("TASK OK"))
+    assert wait_for_task(client, UPID, timeout_s=60, clock=clock, sleep=clock.sleep).exitstatus == (
+        "OK"
+    )
+
+
+def test_polls_failing_until_the_deadline_say_the_state_is_unknown(pve, client, clock):
+    pve.get(STATUS_URL, **running())
+    pve.add(pve_error("GET", f"/nodes/pve2/tasks/{UPID}/status", 500, "Internal Server Error"))
+    with pytest.raises(PveTaskTimeout) as exc:
+        wait_for_task(client, UPID, timeout_s=30, clock=clock, sleep=clock.sleep)
+    assert "state is unknown" in str(exc.value)
+    assert exc.value.upid == UPID and exc.value.node == "pve2"
+    assert exc.value.last_status["status"] == "running"
+    assert "Internal Server Error" in exc.value.last_error
+    assert isinstance(exc.value, PveTimeout)
+    assert clock.elapsed == pytest.approx(30)
+
+
+@pytest.mark.parametrize(
+    ("status", "text", "error"),
+    [
+        (401, "Authentication failed!", PveAuthError),
+        (403, "Permission check failed (/nodes/pve2, Sys.Audit)", PvePermissionError),
+        (404, "Not Found", PveNotFoundError),
+    ],
+)
+def test_auth_permission_and_404_on_a_poll_are_final(pve, client, clock, status, text, error):
+    pve.add(pve_error("GET", f"/nodes/pve2/tasks/{UPID}/status", status, text))
+    with pytest.raises(error):
+        wait_for_task(client, UPID, timeout_s=60, clock=clock, sleep=clock.sleep)
+    assert clock.sleeps == []
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        {"status": 500, "text": "Internal Server Error"},
+        {"status": 403, "text": "Permission check failed (/nodes/pve2, Sys.Audit)"},
+        {"status": 400, "text": "Parameter verification failed."},
+    ],
+)
+def test_a_failed_log_read_never_fails_the_wait(pve, client, clock, failure):
+    pve.get(STATUS_URL, **stopped("OK"))
+    pve.add(pve_error("GET", f"/nodes/pve2/tasks/{UPID}/log", failure["status"], failure["text"]))
+    result = wait_for_task(client, UPID, timeout_s=60, clock=clock, sleep=clock.sleep)
+    assert (result.exitstatus, result.log_tail) == ("OK", [])
+
+
+def test_a_failed_log_read_keeps_the_task_failure(pve, client, clock):
+    pve.get(STATUS_URL, **stopped("shrinking disks is not supported"))
+    pve.get(LOG_URL, body=requests.exceptions.ConnectionError("reset"))
+    with pytest.raises(PveTaskFailed) as exc:
+        wait_for_task(client, UPID, timeout_s=60, clock=clock, sleep=clock.sleep)
+    assert exc.value.exitstatus == "shrinking disks is not supported"

@@ -275,3 +275,10 @@ def test_list_items_and_scalars():
     assert validate_response("GET", "/cluster/nextid", "100") == []
     assert validate_response("PUT", RESIZE, UPID) == []
     assert validate_response("PUT", RESIZE, 5) == ["data: expected string, got int"]
+
+
+def test_a_free_form_string_property_may_carry_a_perl_number():
+    pending = "/nodes/pve1/qemu/100/pending"
+    assert validate_response("GET", pending, [{"key": "cores", "value": 1, "pending": 4}]) == []
+    assert validate_response("GET", pending, [{"key": 5}]) == []  # free-form: Perl scalars
+    assert validate_response("GET", pending, [{"key": "numa", "delete": "x"}]) != []

@@ -191,7 +191,7 @@ def test_digest_mismatch_is_refused(pve_sim, pve_http):
     )
     assert (stale.status_code, stale.reason) == (
         500,
-        "checksum missmatch (file change by other user?)",
+        "checksum mismatch (file change by other user?)",  # qemu-server be8c868f
     )
 
 

@@ -7,7 +7,6 @@ validates and records a Job; it never calls PVE.
 import pytest
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 
-from nodes.models import Template
 from panel.jobs import JobConflict
 from panel.models import AuditEntry, Job, JobKind, JobState
 from servers import services
@@ -60,7 +59,7 @@ def test_node_limits_apply_too(offline_server, customer):
     offline_server.node.save()
     with pytest.raises(ValidationError) as info:
         services.server_resize(server=offline_server, user=customer, cpu_cores=6)
-    assert _errors(info)["cpu_cores"] == ["The node offline allows at most 4 cores."]
+    assert _errors(info)["cpu_cores"] == ["The node Frankfurt 1 allows at most 4 cores."]
 
 
 def test_nothing_to_change_is_refused(offline_server, customer):
@@ -86,7 +85,12 @@ def test_a_valid_resize_records_one_job_with_only_the_changes(
         "previous": {"cpu_cores": 2, "memory_mib": 2048, "disk_gib": 20},
     }
     assert [s["name"] for s in job.steps] == ["configure", "resize_disk", "finish"]
-    assert {s["task"] for s in job.steps} == {"servers.tasks.resize"}
+    # Each step runs in the Celery task of its PVE operation.
+    assert [s["task"] for s in job.steps] == [
+        "servers.tasks.configure",
+        "servers.tasks.resize",
+        "servers.tasks.read_back",
+    ]
     offline_server.refresh_from_db()
     # The database still holds what PVE confirmed; only the status says a resize runs.
     assert (offline_server.cpu_cores, offline_server.disk_gib) == (2, 20)
@@ -155,11 +159,6 @@ def test_the_password_is_never_stored_in_clear(offline_server, customer):
     assert "correct horse battery" not in str(AuditEntry.objects.get(job=job).details)
 
 
-@pytest.fixture
-def offline_template(offline_node):
-    return Template.objects.create(node=offline_node, vmid=9000, name="debian-12", disk_gib=10)
-
-
 def _create(**overrides):
     values = {
         "name": "web",
@@ -215,7 +214,7 @@ def test_create_records_a_provisioning_server_and_the_chain(
         ("configure", "configure"),
         ("resize_disk", "resize"),
         ("start", "start"),
-        ("finish", "start"),
+        ("finish", "read_back"),
     ]
     assert "s3cret-pass" not in str(job.params)
 

@@ -4,37 +4,8 @@ created stays queued, because pytest-django's transaction never commits, so noth
 import pytest
 from django.utils import timezone
 
-from nodes.models import Node, Template
 from panel.models import Job, JobKind, JobState
-from servers.models import Plan, Server, ServerStatus
-
-
-@pytest.fixture
-def ui_node(db):
-    return Node.objects.create(
-        name="Frankfurt 1",
-        # What customers read as their servers' location (the same words as the name here;
-        # tests/ui/test_location.py tells the two apart).
-        location="Frankfurt 1",
-        api_url="https://pve1.example.com:8006",
-        pve_node="pve1",
-        token_id="panel@pve!panel",
-        token_secret="not-a-real-secret",
-    )
-
-
-@pytest.fixture
-def ui_plan(db):
-    return Plan.objects.create(
-        name="Standard", max_cpu_cores=8, max_memory_mib=16384, max_disk_gib=200
-    )
-
-
-@pytest.fixture
-def ui_template(ui_node):
-    return Template.objects.create(
-        node=ui_node, vmid=9000, name="Debian 12", os_family="debian", disk_gib=10
-    )
+from servers.models import Server, ServerStatus
 
 
 def make_server(owner, plan, node, *, name, vmid, **fields):
@@ -50,13 +21,15 @@ def make_server(owner, plan, node, *, name, vmid, **fields):
 
 
 @pytest.fixture
-def alice_server(customer, ui_plan, ui_node, ui_template):
-    return make_server(customer, ui_plan, ui_node, name="web-1", vmid=101, template=ui_template)
+def alice_server(customer, plan, offline_node, offline_template):
+    return make_server(
+        customer, plan, offline_node, name="web-1", vmid=101, template=offline_template
+    )
 
 
 @pytest.fixture
-def bob_server(other_customer, ui_plan, ui_node):
-    return make_server(other_customer, ui_plan, ui_node, name="bobs-db", vmid=201)
+def bob_server(other_customer, plan, offline_node):
+    return make_server(other_customer, plan, offline_node, name="bobs-db", vmid=201)
 
 
 def make_job(server, *, state=JobState.RUNNING, kind=JobKind.RESIZE, **fields):

@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 
 from panel.models import Job, JobKind, JobState
+from tests.fixtures.data import offline_node_row
 from tests.ui.conftest import HTMX, make_job
 
 pytestmark = pytest.mark.django_db
@@ -193,28 +194,22 @@ def test_power_refused_by_the_service_is_reported(alice_client, alice_server):
 # --- rebuild and password ---------------------------------------------------------------------
 
 
-def test_rebuild_needs_the_confirmation_box(alice_client, alice_server, ui_template):
+def test_rebuild_needs_the_confirmation_box(alice_client, alice_server, offline_template):
     url = reverse("servers:rebuild", args=[alice_server.pk])
-    response = alice_client.post(url, {"template": ui_template.pk}, **HTMX)
+    response = alice_client.post(url, {"template": offline_template.pk}, **HTMX)
     assert "This field is required." in _field_errors(response.content.decode(), "confirm")
     assert response["HX-Retarget"] == "#rebuild-form"
     assert not Job.objects.exists()
-    response = alice_client.post(url, {"template": ui_template.pk, "confirm": "on"})
+    response = alice_client.post(url, {"template": offline_template.pk, "confirm": "on"})
     assert response.status_code == 302
     job = Job.objects.get(server=alice_server)
-    assert (job.kind, job.params["template_id"]) == (JobKind.REBUILD, ui_template.pk)
+    assert (job.kind, job.params["template_id"]) == (JobKind.REBUILD, offline_template.pk)
 
 
-def test_rebuild_refuses_a_template_of_another_node(alice_client, alice_server, ui_plan):
-    from nodes.models import Node, Template
+def test_rebuild_refuses_a_template_of_another_node(alice_client, alice_server, plan):
+    from nodes.models import Template
 
-    other = Node.objects.create(
-        name="Paris 9",
-        api_url="https://pve9.example.com:8006",
-        pve_node="pve9",
-        token_id="panel@pve!panel",
-        token_secret="x",
-    )
+    other = offline_node_row(name="Paris 9", pve_node="pve9")
     foreign = Template.objects.create(node=other, vmid=9001, name="Alpine", disk_gib=5)
     response = alice_client.post(
         reverse("servers:rebuild", args=[alice_server.pk]),

@@ -3,9 +3,9 @@
 import pytest
 from django.test import RequestFactory
 
-from nodes.models import Node
 from servers.filtersets import ServerFilterSet
 from servers.models import Server, ServerStatus
+from tests.fixtures.data import offline_node_row
 from tests.ui.conftest import make_server
 
 pytestmark = pytest.mark.django_db
@@ -13,22 +13,16 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def paris(db):
-    return Node.objects.create(
-        name="Paris 9",
-        api_url="https://pve9.example.com:8006",
-        pve_node="pve9",
-        token_id="panel@pve!panel",
-        token_secret="x",
-    )
+    return offline_node_row(name="Paris 9", pve_node="pve9")
 
 
 @pytest.fixture
-def fleet(customer, other_customer, ui_plan, ui_node, paris):
+def fleet(customer, other_customer, plan, offline_node, paris):
     return {
-        "web": make_server(customer, ui_plan, ui_node, name="web-1", vmid=101),
+        "web": make_server(customer, plan, offline_node, name="web-1", vmid=101),
         "mail": make_server(
             customer,
-            ui_plan,
+            plan,
             paris,
             name="mail",
             vmid=102,
@@ -37,14 +31,14 @@ def fleet(customer, other_customer, ui_plan, ui_node, paris):
         ),
         "old": make_server(
             customer,
-            ui_plan,
-            ui_node,
+            plan,
+            offline_node,
             name="old",
             vmid=103,
             is_suspended=True,
             status=ServerStatus.SUSPENDED,
         ),
-        "bob": make_server(other_customer, ui_plan, paris, name="bobs-db", vmid=201),
+        "bob": make_server(other_customer, plan, paris, name="bobs-db", vmid=201),
     }
 
 

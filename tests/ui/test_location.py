@@ -7,11 +7,11 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def named_node(ui_node):
-    ui_node.name = "pve-fra-07"
-    ui_node.location = "Frankfurt, DE"
-    ui_node.save()
-    return ui_node
+def named_node(offline_node):
+    offline_node.name = "pve-fra-07"
+    offline_node.location = "Frankfurt, DE"
+    offline_node.save()
+    return offline_node
 
 
 @pytest.mark.parametrize("page", ["servers:list", "servers:detail"])

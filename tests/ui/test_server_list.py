@@ -2,6 +2,7 @@ import pytest
 from django.urls import reverse
 
 from servers.models import ServerStatus
+from tests.fixtures.data import offline_node_row
 from tests.ui.conftest import make_server
 
 pytestmark = pytest.mark.django_db
@@ -28,12 +29,12 @@ def test_list_shows_name_hostname_location_specs_and_status(alice_client, alice_
 
 
 def test_list_filters_by_search_status_and_location(
-    alice_client, customer, alice_server, ui_plan, ui_node
+    alice_client, customer, alice_server, plan, offline_node
 ):
     make_server(
         customer,
-        ui_plan,
-        ui_node,
+        plan,
+        offline_node,
         name="mail",
         vmid=102,
         hostname="mx.example.org",
@@ -49,22 +50,14 @@ def test_list_filters_by_search_status_and_location(
     assert names(q="MX.EXAMPLE") == ["mail"]
     assert names(q="web") == ["web-1"]
     assert names(status="stopped") == ["mail"]
-    assert names(node=ui_node.pk) == ["mail", "web-1"]
+    assert names(node=offline_node.pk) == ["mail", "web-1"]
     assert names(ordering="-name") == ["web-1", "mail"]
     no_match = alice_client.get(reverse("servers:list"), {"q": "nothing-like-this"})
     assert "No servers match" in no_match.content.decode()
 
 
 def test_location_choices_are_the_customers_own(alice_client, alice_server, bob_server):
-    from nodes.models import Node
-
-    elsewhere = Node.objects.create(
-        name="Paris 9",
-        api_url="https://pve9.example.com:8006",
-        pve_node="pve9",
-        token_id="panel@pve!panel",
-        token_secret="x",
-    )
+    elsewhere = offline_node_row(name="Paris 9", pve_node="pve9")
     bob_server.node = elsewhere
     bob_server.save()
     body = alice_client.get(reverse("servers:list")).content.decode()
@@ -72,8 +65,10 @@ def test_location_choices_are_the_customers_own(alice_client, alice_server, bob_
     assert "Paris 9" not in body
 
 
-def test_columns_sort_and_keep_the_filters(alice_client, customer, alice_server, ui_plan, ui_node):
-    make_server(customer, ui_plan, ui_node, name="api", vmid=103)
+def test_columns_sort_and_keep_the_filters(
+    alice_client, customer, alice_server, plan, offline_node
+):
+    make_server(customer, plan, offline_node, name="api", vmid=103)
     response = alice_client.get(reverse("servers:list"), {"q": "web", "ordering": "name"})
     body = response.content.decode()
     assert [row.server.name for row in response.context["table"].rows] == ["web-1"]

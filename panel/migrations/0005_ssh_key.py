@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('panel', '0003_job_lease_and_result'),
+        ('panel', '0004_job_kinds_declared'),
     ]
 
     operations = [

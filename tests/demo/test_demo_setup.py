@@ -1,4 +1,5 @@
-"""manage.py demo_setup against the simulator's --demo cluster."""
+"""manage.py demo_setup against the simulator's --demo cluster. The demo servers are adopted
+through ``server_adopt``: their specs arrive with the sync jobs the real worker runs."""
 
 from io import StringIO
 
@@ -7,9 +8,11 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
 from nodes.models import Node, Template
+from panel.models import Job, JobState
 from pvesim.seed import seed_demo
 from servers.models import Plan, Server, ServerStatus
 from servers.steps import has_marker
+from tests.fixtures.worker import wait_for_job
 
 pytestmark = pytest.mark.django_db
 
@@ -28,10 +31,17 @@ def run_demo_setup(pve_sim, **overrides) -> str:
     return out.getvalue()
 
 
-def test_demo_setup_registers_nodes_templates_plan_users_and_the_demo_servers(pve_sim):
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_demo_setup_registers_nodes_templates_plan_users_and_the_demo_servers(
+    pve_sim, celery_worker_process
+):
     seed_demo(pve_sim)
 
     output = run_demo_setup(pve_sim)
+    for job in Job.objects.all():
+        job = wait_for_job(job, worker=celery_worker_process)
+        assert job.state == JobState.SUCCEEDED, (job.error, job.steps)
 
     assert "customer demo / demo" in output
     assert "staff admin / admin" in output

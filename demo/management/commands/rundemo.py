@@ -2,7 +2,8 @@
 the web server, supervised together; Ctrl-C stops them all.
 
 The simulator stands in for a PVE cluster; its nodes are registered in the panel pinned to the
-simulator's self-signed certificate, exactly as staff would register a real PVE node.
+simulator's self-signed certificate, exactly as staff would register a real PVE node
+(``demo_setup``). The worker starts after the set-up and runs the sync jobs it queued.
 """
 
 import json
@@ -17,6 +18,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+
+from config.celery import worker_command
 
 
 class Command(BaseCommand):
@@ -77,26 +80,10 @@ class Command(BaseCommand):
                 nodes=",".join(info["nodes"]),
             )
             env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ["DJANGO_SETTINGS_MODULE"]}
-            children.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "celery",
-                        "-A",
-                        "config",
-                        "worker",
-                        "--beat",
-                        "--schedule",
-                        str(var_dir / "celerybeat-schedule"),
-                        "--loglevel",
-                        "INFO",
-                        "--concurrency",
-                        "4",
-                    ],
-                    env=env,
-                )
+            worker = worker_command(
+                concurrency=4, beat_schedule=str(var_dir / "celerybeat-schedule")
             )
+            children.append(subprocess.Popen(worker, env=env))
             children.append(subprocess.Popen([*manage, "runserver", addr, "--noreload"], env=env))
             self.stdout.write(
                 self.style.SUCCESS(

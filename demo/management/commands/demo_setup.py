@@ -1,16 +1,11 @@
 """Set up the demo on the PVE simulator, idempotently (run by ``rundemo``; safe to re-run).
 
 Registers the simulator's nodes pinned to its certificate, syncs their templates, creates the plan
-"Standard", the staff user admin/admin and the customer demo/demo, and registers as the demo
+"Standard", the staff user admin/admin and the customer demo/demo, and adopts as the demo
 customer's servers the VMs that carry the panel's ownership marker (the simulator's --demo seed
-has two). Everything goes through the services staff use, and PVE is only read, never changed.
-
-This command wires several apps together for the demo, so unlike the rest of ``nodes`` it reads
-the servers app (the house rule "nodes does not import servers" holds for the app's code).
+has two): ``server_adopt`` records each and queues a sync job, which the worker runs to read the
+VM's specs from PVE. Everything goes through the services staff use; PVE is only read.
 """
-
-import re
-import uuid
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -25,8 +20,8 @@ from nodes.services import (
     node_sync_templates,
     node_test_connection,
 )
-from servers.models import Plan, Server, ServerStatus
-from servers.steps import MARKER_PREFIX
+from servers.models import Plan
+from servers.services import server_adopt, server_uuid_from_marker
 
 DEMO_PLAN = {
     "name": "Standard",
@@ -37,7 +32,6 @@ DEMO_PLAN = {
 }
 STAFF_LOGIN = ("admin", "admin")
 CUSTOMER_LOGIN = ("demo", "demo")
-_MARKER_RE = re.compile(rf"^{re.escape(MARKER_PREFIX)}(?P<uuid>[0-9a-fA-F-]{{36}})\s*$", re.M)
 
 
 class Command(BaseCommand):
@@ -63,10 +57,10 @@ class Command(BaseCommand):
             for pve_node in pve_nodes
         ]
         plan = self._ensure_plan()
-        self._ensure_user(*STAFF_LOGIN, is_staff=True)
+        staff = self._ensure_user(*STAFF_LOGIN, is_staff=True)
         customer = self._ensure_user(*CUSTOMER_LOGIN, is_staff=False)
         for node in registered:
-            self._adopt_marked_vms(node, owner=customer, plan=plan)
+            self._adopt_marked_vms(node, owner=customer, plan=plan, staff=staff)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo logins: customer {CUSTOMER_LOGIN[0]} / {CUSTOMER_LOGIN[1]}, "
@@ -116,37 +110,34 @@ class Command(BaseCommand):
             user.save(update_fields=["password"])
         return user
 
-    def _adopt_marked_vms(self, node: Node, *, owner, plan: Plan) -> None:
-        """A Server row for each VM whose description carries a marker no server has yet."""
+    def _adopt_marked_vms(self, node: Node, *, owner, plan: Plan, staff) -> None:
+        """Adopt each VM whose description carries a marker; one already adopted is refused by
+        the service, which is what makes a re-run harmless."""
         try:
             guests = node_list_guests(node=node)
         except NodeConnectionError as exc:
             raise CommandError(exc.message) from exc
         for guest in guests:
-            found = _MARKER_RE.search(guest.description)
-            if not found:
+            marker_uuid = server_uuid_from_marker(guest.description)
+            if marker_uuid is None:
                 continue
-            server_uuid = uuid.UUID(found["uuid"])
-            if Server.objects.filter(uuid=server_uuid).exists():
-                continue
-            if Server.objects.filter(node=node, vmid=guest.vmid).exists():
+            try:
+                job = server_adopt(
+                    node=node,
+                    vmid=guest.vmid,
+                    owner=owner,
+                    plan=plan,
+                    name=guest.name,
+                    hostname=f"{guest.name}.demo.example",
+                    marker_uuid=marker_uuid,
+                    requested_by=staff,
+                )
+            except ValidationError as exc:
                 self.stdout.write(
-                    f"VM {guest.vmid} on {node.name}: another server has it; skipped."
+                    f"VM {guest.vmid} on {node.name}: kept as it is ({' '.join(exc.messages)})"
                 )
                 continue
-            server = Server.objects.create(
-                uuid=server_uuid,
-                owner=owner,
-                plan=plan,
-                node=node,
-                vmid=guest.vmid,
-                name=guest.name,
-                hostname=f"{guest.name}.demo.example",
-                cpu_cores=guest.cpu_cores,
-                memory_mib=guest.memory_mib,
-                disk_gib=guest.disk_gib,
-                status=ServerStatus.RUNNING if guest.power == "running" else ServerStatus.STOPPED,
-            )
             self.stdout.write(
-                f"Server {server.name}: VM {guest.vmid} on {node.name}, owned by {owner}."
+                f"Server {guest.name}: VM {guest.vmid} on {node.name}, owned by {owner}; "
+                f"its specs are read from PVE by job {job.pk}."
             )

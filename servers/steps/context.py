@@ -1,0 +1,251 @@
+"""What every server step stands on: ``Ctx`` (the job, the server, its node's PVE client, and the
+ways to talk to PVE safely: ``issue_and_wait``, ``on_lock``, ``unlocked_config``, ``wait``), the
+``pve_step`` decorator every handler wears, and the per-node cap on heavy tasks.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from nodes.models import Node
+from nodes.services import node_client
+from panel.jobs import JobRetryLater, StepRun
+from panel.models import Job, JobState
+from proxmox.client import PveClient
+from proxmox.errors import PveError, PveLockError, PveNotFoundError, PveTransientError
+from proxmox.upid import parse_upid
+from proxmox.vmconfig import DISK_KEYS, VmSpecs, vm_specs
+from proxmox.waiting import retry_on_lock, wait_for_task, wait_until_unlocked
+from servers.models import Server
+from servers.steps.marker import has_marker, marker_line
+
+logger = logging.getLogger(__name__)
+
+HEAVY_STEPS = ("clone", "restore", "backup")
+MAX_TRANSIENT_RETRIES = 5
+TASK_LOG_LINES = 50  # the tail of a PVE task log kept on the Job (its end says why)
+
+
+class StepError(Exception):
+    """PVE did not end up holding what the step asked for."""
+
+
+@dataclass
+class Ctx:
+    run: StepRun
+    job: Job
+    server: Server
+    node: Node
+    client: PveClient
+
+    @property
+    def pve_node(self) -> str:
+        return self.node.pve_node
+
+    @property
+    def vmid(self) -> int:
+        return int(self.server.vmid)
+
+    @property
+    def params(self) -> dict:
+        return self.job.params
+
+    def timeout(self, key: str) -> float:
+        return float(settings.PROXMOX_TASK_TIMEOUTS_S[key])
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep while waiting on PVE, keeping the job's lease alive."""
+        self.run.heartbeat()
+        time.sleep(seconds)
+
+    def skip(self, note: str) -> None:
+        """PVE already holds what this step would do."""
+        self.run.skip(note)
+
+    def wait(self, upid: str | None, *, timeout_key: str):
+        """Follow the task to its end; its log tail is kept on the Job while it runs (read at
+        most every few seconds, not on every poll) and once more when it ends."""
+        on_poll = self.run.heartbeat
+        if upid:
+            task_node = parse_upid(upid).node
+            on_poll = self.run.follow_task_log(
+                lambda: self.client.task_log_tail(task_node, upid, lines=TASK_LOG_LINES)
+            )
+        result = wait_for_task(
+            self.client,
+            upid,
+            timeout_s=self.timeout(timeout_key),
+            sleep=self.sleep,
+            on_poll=on_poll,
+            first_interval_s=float(getattr(settings, "PROXMOX_FIRST_POLL_INTERVAL_S", 0.05)),
+            log_lines=TASK_LOG_LINES,
+        )
+        if result.log_tail:
+            self.run.store_task_log(result.log_tail)
+        return result
+
+    def unlocked_config(self) -> dict:
+        return wait_until_unlocked(
+            self.client,
+            self.pve_node,
+            self.vmid,
+            timeout_s=self.timeout("configure"),
+            sleep=self.sleep,
+        )
+
+    def on_lock(self, fn):
+        return retry_on_lock(
+            fn,
+            deadline_s=float(settings.PROXMOX_LOCK_RETRY_DEADLINE_S),
+            sleep=self.sleep,
+            rng=random.Random(),
+        )
+
+    def config_or_none(self) -> dict | None:
+        try:
+            return self.client.vm_config(self.pve_node, self.vmid)
+        except PveNotFoundError:
+            return None
+
+    def power_state(self) -> str:
+        return str(self.client.vm_status(self.pve_node, self.vmid).get("status") or "unknown")
+
+    def require_marker(self, config: dict | None, *, doing: str) -> dict:
+        """The config of a VM that is this server's; a missing or foreign VM fails the step."""
+        if config is None:
+            raise StepError(f"VM {self.vmid} does not exist on {self.pve_node}.")
+        if not has_marker(config, self.server):
+            raise StepError(
+                f"VM {self.vmid} on {self.pve_node} does not carry this server's panel marker "
+                f"({marker_line(self.server)}); refusing to {doing}. The VMID may have been reused."
+            )
+        return config
+
+    def issue_and_wait(self, issue, *, timeout_key: str):
+        """Issue a PVE operation once and follow its task to the end.
+
+        A UPID already recorded on the step is waited on instead of issuing again. A lock error
+        (in the HTTP call or as the task's exit status) forgets the UPID and issues again, until
+        the lock-retry deadline; every operation passed here is absolute, so repeating is safe.
+        """
+
+        def attempt():
+            upid = self.run.upid
+            if not upid:
+                upid = issue()
+                if not upid:
+                    return None  # PVE finished inside the HTTP call (older PVE, delays)
+                self.run.record_upid(upid, self.pve_node)
+            try:
+                return self.wait(upid, timeout_key=timeout_key)
+            except PveError as exc:
+                if isinstance(exc, PveLockError):
+                    self.run.forget_upid()
+                raise
+
+        return self.on_lock(attempt)
+
+
+def specs_with_disk(config: dict) -> VmSpecs:
+    """The VM's specs; a VM without a disk the panel can resize is not one the panel built."""
+    specs = vm_specs(config)
+    if specs.boot_disk is None:
+        raise StepError(f"The VM has no disk the panel can resize ({', '.join(DISK_KEYS)}).")
+    return specs
+
+
+_clients = threading.local()
+
+
+def _client(node: Node) -> PveClient:
+    """One client (one HTTPS session, TLS handshake done once) per node per worker thread,
+    rebuilt when the node's connection settings change."""
+    key = (
+        node.api_url,
+        node.token_id,
+        node.token_secret,
+        node.verify_tls,
+        node.tls_fingerprint_sha256,
+    )
+    cache = getattr(_clients, "by_node", None)
+    if cache is None:
+        cache = _clients.by_node = {}
+    cached = cache.get(node.pk)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    if cached is not None:
+        cached[1].close()
+    client = node_client(node=node)
+    cache[node.pk] = (key, client)
+    return client
+
+
+def step_context(run: StepRun) -> Ctx:
+    server = (
+        Server.objects.select_related("node", "template", "plan")
+        .filter(pk=run.job.server_id)
+        .first()
+    )
+    if server is None:
+        raise StepError("The server record is gone.")
+    client = _client(server.node)
+    return Ctx(run=run, job=run.job, server=server, node=server.node, client=client)
+
+
+def pve_step(fn):
+    """Every server step handler wears this: a PVE that cannot be reached for a moment is retried
+    later (bounded), not failed at once; the steps are idempotent, so running one again is safe."""
+
+    @functools.wraps(fn)
+    def handler(run: StepRun, **kwargs) -> None:
+        try:
+            fn(run, **kwargs)
+        except PveTransientError as exc:
+            count = int(run.step.get("transient_retries", 0))
+            if count >= MAX_TRANSIENT_RETRIES:
+                raise
+            run.save_step(transient_retries=count + 1, note=f"PVE unreachable: {exc.message}")
+            raise JobRetryLater(str(exc), countdown_s=2.0 * 2**count) from exc
+
+    return handler
+
+
+def take_heavy_slot(*, job: Job, node: Node) -> None:
+    """Let a heavy step (clone, restore, backup) start only while fewer than the node's cap run;
+    otherwise raise JobRetryLater so the task runs again a little later.
+
+    Call it from the step whose name is in HEAVY_STEPS (``current_step`` marks who holds a slot).
+    The node row is locked while counting, so two workers cannot both take the last slot; a job
+    that must wait clears its ``current_step`` so it does not count as holding one.
+    """
+    stale_before = timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER_S)
+    with transaction.atomic():
+        locked = Node.objects.select_for_update().get(pk=node.pk)
+        busy = (
+            Job.objects.filter(
+                state=JobState.RUNNING,
+                current_step__in=HEAVY_STEPS,
+                server__node=locked,
+                heartbeat_at__gte=stale_before,
+            )
+            .exclude(pk=job.pk)
+            .count()
+        )
+        if busy < locked.max_concurrent_heavy_tasks:
+            return
+        Job.objects.filter(pk=job.pk).update(current_step="")
+    raise JobRetryLater(
+        f"{busy} heavy tasks already run on {locked.name} "
+        f"(cap {locked.max_concurrent_heavy_tasks})",
+        countdown_s=2 + random.uniform(0, 3),
+    )

@@ -1,0 +1,291 @@
+"""The server steps that change a VM on PVE, one PVE operation each: clone, configure, resize the
+disk, start, stop, power, set the password, reboot to apply it, destroy; and removing the record.
+
+Each takes the ``StepRun`` and the arguments its job kind's declaration (``servers.jobs``) gives
+it; none asks which kind of job it runs in.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import transaction
+
+from nodes.models import Template
+from panel.crypto import decrypt
+from panel.jobs import StepRun
+from panel.models import Job
+from proxmox.units import GIB
+from proxmox.vmconfig import memory_mib
+from servers.models import Server, ServerStatus
+from servers.steps.context import (
+    Ctx,
+    StepError,
+    pve_step,
+    specs_with_disk,
+    step_context,
+    take_heavy_slot,
+)
+from servers.steps.marker import has_marker, marker_description, marker_tags
+
+CLOUDINIT_USER_DEFAULT = "root"
+
+
+def _allocate_vmid(c: Ctx) -> int:
+    """The VMID for a new VM: the chosen one, or PVE's next free one not claimed by a server."""
+    if c.server.vmid is not None:
+        return c.server.vmid
+    candidate = c.client.next_vmid()
+    for _ in range(50):
+        if not Server.objects.filter(node=c.node, vmid=candidate).exists():
+            updated = Server.objects.filter(pk=c.server.pk, vmid__isnull=True).update(
+                vmid=candidate
+            )
+            if updated:
+                c.server.vmid = candidate
+                return candidate
+            c.server.refresh_from_db(fields=["vmid"])
+            return c.server.vmid
+        candidate += 1
+    raise StepError("Could not find a free VMID.")
+
+
+@pve_step
+def step_clone(run: StepRun) -> None:
+    c = step_context(run)
+    template = Template.objects.filter(pk=c.params["template_id"]).first()
+    if template is None:
+        raise StepError("The template is gone.")
+    take_heavy_slot(job=c.job, node=c.node)
+    if not run.upid:
+        _allocate_vmid(c)
+        config = c.config_or_none()
+        if config is not None:
+            if has_marker(config, c.server):
+                c.unlocked_config()  # a clone issued before a crash: let it finish
+                c.skip(f"VM {c.vmid} already cloned")
+                return
+            if c.params.get("vmid_chosen"):
+                raise StepError(
+                    f"VM {c.vmid} already exists on {c.pve_node} and is not this server's."
+                )
+            # Someone else took PVE's next free VMID between our question and our clone.
+            Server.objects.filter(pk=c.server.pk).update(vmid=None)
+            c.server.vmid = None
+            _allocate_vmid(c)
+
+    def issue():
+        return c.client.vm_clone(
+            c.pve_node,
+            template.vmid,
+            newid=c.vmid,
+            name=c.server.hostname,
+            full=True,
+            storage=c.node.vm_storage,
+            description=marker_description(c.server),
+        )
+
+    c.issue_and_wait(issue, timeout_key="clone")
+    c.unlocked_config()
+
+
+def _cloudinit_params(c: Ctx, *, new_vm: bool) -> dict:
+    """What cloud-init gets: for a VM fresh from a template its user, network and keys; the
+    password whenever the job carries one."""
+    out: dict = {}
+    if new_vm:
+        out["ciuser"] = getattr(settings, "PANEL_CLOUDINIT_USER", CLOUDINIT_USER_DEFAULT)
+        out["ipconfig0"] = "ip=dhcp"
+        if c.params.get("ssh_keys"):
+            out["sshkeys"] = c.params["ssh_keys"]
+    if c.params.get("password_encrypted"):
+        out["cipassword"] = decrypt(c.params["password_encrypted"])
+    return out
+
+
+def _forget_password(c: Ctx) -> None:
+    if c.params.get("password_encrypted"):
+        c.params["password_encrypted"] = ""
+        Job.objects.filter(pk=c.job.pk).update(params=c.params)
+
+
+@pve_step
+def step_configure(run: StepRun, *, new_vm: bool = False) -> None:
+    """Set the cores and memory the job asks for; a ``new_vm`` (fresh from a template) also gets
+    its name, the panel's marker and its cloud-init user, network and keys."""
+    c = step_context(run)
+    config = c.require_marker(c.unlocked_config(), doing="configure it")
+    wanted: dict = {}
+    if "cpu_cores" in c.params:
+        wanted["cores"] = int(c.params["cpu_cores"])
+    if "memory_mib" in c.params:
+        wanted["memory"] = int(c.params["memory_mib"])
+    if new_vm:
+        wanted["name"] = c.server.hostname
+        wanted["tags"] = marker_tags(config)
+        wanted["description"] = marker_description(c.server, config.get("description", ""))
+    update = {**wanted, **_cloudinit_params(c, new_vm=new_vm)}
+    # Synchronous PUT: PVE has applied it when the call returns; a lock is retried.
+    c.on_lock(lambda: c.client.vm_config_update(c.pve_node, c.vmid, **update))
+    _forget_password(c)
+    config = c.client.vm_config(c.pve_node, c.vmid)
+    wrong = {
+        key: (config.get(key), value)
+        for key, value in wanted.items()
+        if (key in ("cores", "name") and str(config.get(key)) != str(value))
+        or (key == "memory" and memory_mib(config) != int(value))
+    }
+    if wrong:
+        raise StepError(
+            "PVE does not hold what was configured: "
+            + ", ".join(f"{k} is {have!r}, expected {want!r}" for k, (have, want) in wrong.items())
+        )
+
+
+@pve_step
+def step_resize_disk(run: StepRun) -> None:
+    c = step_context(run)
+    target_gib = int(c.params["disk_gib"])
+    specs = specs_with_disk(c.require_marker(c.unlocked_config(), doing="resize its disk"))
+    disk, size_bytes = specs.boot_disk, specs.disk_bytes
+    if not run.upid:
+        if size_bytes == target_gib * GIB:
+            c.skip(f"{disk} is already {target_gib} GiB")
+            return
+        if size_bytes > target_gib * GIB:
+            raise StepError(
+                f"{disk} on PVE is {size_bytes / GIB:g} GiB, larger than {target_gib} GiB: "
+                "disks only grow."
+            )
+    c.issue_and_wait(
+        lambda: c.client.vm_resize(c.pve_node, c.vmid, disk=disk, size=target_gib),
+        timeout_key="resize",
+    )
+    specs = specs_with_disk(c.client.vm_config(c.pve_node, c.vmid))
+    if specs.disk_bytes != target_gib * GIB:
+        raise StepError(
+            f"After the resize PVE holds {specs.disk_bytes / GIB:g} GiB on {specs.boot_disk}, "
+            f"not {target_gib} GiB."
+        )
+
+
+@pve_step
+def step_start(run: StepRun) -> None:
+    c = step_context(run)
+    if not run.upid and c.power_state() == "running":
+        c.skip("already running")
+        return
+    c.issue_and_wait(lambda: c.client.vm_power(c.pve_node, c.vmid, "start"), timeout_key="power")
+
+
+def _shutdown(c: Ctx) -> None:
+    # PVE falls back to a hard stop itself after `timeout` when forceStop is set.
+    timeout = max(10, int(c.timeout("power")) - 30)
+    c.issue_and_wait(
+        lambda: c.client.vm_power(c.pve_node, c.vmid, "shutdown", timeout=timeout, forceStop=1),
+        timeout_key="power",
+    )
+
+
+def _never_confirmed(c: Ctx, config: dict | None) -> bool:
+    """A server PVE never confirmed (its create failed) whose VMID holds no VM of ours: the VM
+    there (if any) is someone else's and is left alone."""
+    if c.server.vmid is None:
+        return True
+    unconfirmed = c.params.get("status_before") in (ServerStatus.ERROR, ServerStatus.PROVISIONING)
+    return unconfirmed and (config is None or not has_marker(config, c.server))
+
+
+@pve_step
+def step_stop(run: StepRun, *, graceful: bool = False, absent_ok: bool = False) -> None:
+    """Stop the VM: hard, or ``graceful`` (ACPI shutdown, forced after the power timeout).
+    ``absent_ok``: no VM of this server on PVE (gone, or never built) leaves nothing to stop."""
+    c = step_context(run)
+    if not run.upid:
+        config = c.config_or_none() if c.server.vmid is not None else None
+        if absent_ok and _never_confirmed(c, config):
+            c.skip("no VM of this server on PVE; nothing to stop")
+            return
+        if absent_ok and config is None:
+            c.skip("the VM is already gone")
+            return
+        c.require_marker(config, doing="stop it")
+        if c.power_state() != "running":
+            c.skip("already stopped")
+            return
+    if graceful:
+        _shutdown(c)
+    else:
+        c.issue_and_wait(lambda: c.client.vm_power(c.pve_node, c.vmid, "stop"), timeout_key="power")
+
+
+@pve_step
+def step_destroy(run: StepRun, *, absent_ok: bool = False) -> None:
+    """Destroy the VM and its disks. A VM already gone is skipped; ``absent_ok`` also leaves alone
+    the VMID of a server PVE never confirmed (the VM there, if any, is not ours)."""
+    c = step_context(run)
+    if not run.upid:
+        config = c.config_or_none() if c.server.vmid is not None else None
+        if absent_ok and _never_confirmed(c, config):
+            c.skip("no VM of this server on PVE; nothing to destroy")
+            return
+        if config is None:
+            c.skip("the VM is already gone")
+            return
+        c.require_marker(config, doing="destroy it")
+    c.issue_and_wait(
+        lambda: c.client.vm_delete(c.pve_node, c.vmid, purge=True, destroy_unreferenced_disks=True),
+        timeout_key="delete",
+    )
+
+
+@pve_step
+def step_remove_record(run: StepRun) -> None:
+    """The VM is gone from PVE: the server row goes too (its jobs stay, by name, as history)."""
+    server = Server.objects.filter(pk=run.job.server_id).first()
+    if server is None:
+        return
+    with transaction.atomic():
+        Job.objects.filter(pk=run.job.pk).update(target_name=server.name)
+        server.delete()
+
+
+@pve_step
+def step_power(run: StepRun) -> None:
+    """The power action the job asks for (``params["action"]``), unless PVE already is there."""
+    c = step_context(run)
+    action = c.params["action"]
+    if not run.upid:
+        c.require_marker(c.config_or_none(), doing=action)
+        state = c.power_state()
+        if action == "start" and state == "running":
+            c.skip("already running")
+            return
+        if action in ("stop", "shutdown") and state != "running":
+            c.skip("already stopped")
+            return
+        if action == "reboot" and state != "running":
+            action = "start"  # PVE refuses to reboot a stopped VM; starting it is what was meant
+    if action == "shutdown":
+        _shutdown(c)
+        return
+    c.issue_and_wait(lambda: c.client.vm_power(c.pve_node, c.vmid, action), timeout_key="power")
+
+
+@pve_step
+def step_set_password(run: StepRun) -> None:
+    c = step_context(run)
+    c.require_marker(c.unlocked_config(), doing="change its password")
+    update = _cloudinit_params(c, new_vm=False)
+    if update:
+        c.on_lock(lambda: c.client.vm_config_update(c.pve_node, c.vmid, **update))
+    _forget_password(c)
+
+
+@pve_step
+def step_apply(run: StepRun) -> None:
+    """Reboot a running VM so cloud-init applies the new settings; a stopped one applies at boot."""
+    c = step_context(run)
+    if not run.upid and c.power_state() != "running":
+        c.skip("stopped: cloud-init applies it at the next start")
+        return
+    c.issue_and_wait(lambda: c.client.vm_power(c.pve_node, c.vmid, "reboot"), timeout_key="power")
