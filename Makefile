@@ -15,9 +15,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Other ports when the defaults are taken: make run ADDR=127.0.0.1:8001 SIM_PORT=8007
+ADDR ?= 127.0.0.1:8000
+SIM_PORT ?= 8006
+
 run: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py rundemo
+	$(BIN)/python manage.py rundemo --addr $(ADDR) --sim-port $(SIM_PORT)
 
 test: $(STAMP)
 	$(BIN)/pytest

@@ -5,7 +5,7 @@ from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
 from nodes.api.views import NodeViewSet, TemplateViewSet
-from panel.api.views import JobViewSet, TokenViewSet, api_not_found
+from panel.api.views import JobViewSet, SshKeyViewSet, TokenViewSet, api_not_found
 from servers.api.views import PlanViewSet, ServerViewSet
 
 app_name = "api"
@@ -17,6 +17,7 @@ router.register("nodes", NodeViewSet, basename="node")
 router.register("templates", TemplateViewSet, basename="template")
 router.register("jobs", JobViewSet, basename="job")
 router.register("tokens", TokenViewSet, basename="token")
+router.register("ssh-keys", SshKeyViewSet, basename="ssh-key")
 
 urlpatterns = [
     *router.urls,

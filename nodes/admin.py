@@ -1,10 +1,17 @@
 """Staff's pages for nodes and templates. Thin: every PVE read goes through nodes.services."""
 
 from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 
 from nodes.forms import NodeForm
 from nodes.models import Node, Template
-from nodes.services import NodeConnectionError, node_sync_templates, node_test_connection
+from nodes.services import (
+    NodeConnectionError,
+    node_check_after_save,
+    node_sync_templates,
+    node_test_connection,
+)
 
 
 @admin.register(Node)
@@ -18,13 +25,14 @@ class NodeAdmin(admin.ModelAdmin):
         "verify_tls",
         "pve_version",
         "last_checked_at",
+        "last_check_error",
     )
     list_filter = ("is_enabled",)
     search_fields = ("name", "pve_node", "api_url")
-    readonly_fields = ("pve_version", "last_checked_at", "created_at")
+    readonly_fields = ("pve_version", "last_checked_at", "last_check_error", "created_at")
     actions = ("test_connection", "sync_templates")
     fieldsets = (
-        (None, {"fields": ("name", "api_url", "pve_node", "is_enabled")}),
+        (None, {"fields": ("name", "location", "api_url", "pve_node", "is_enabled")}),
         ("API token", {"fields": ("token_id", "token_secret")}),
         ("TLS", {"fields": ("verify_tls", "tls_fingerprint_sha256")}),
         ("Storage", {"fields": ("vm_storage", "backup_storage")}),
@@ -40,8 +48,38 @@ class NodeAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        ("Last check", {"fields": ("pve_version", "last_checked_at", "created_at")}),
+        (
+            "Last check",
+            {"fields": ("last_check_error", "pve_version", "last_checked_at", "created_at")},
+        ),
     )
+
+    # The connection is checked on every save, in the request: two read-only GETs with a short
+    # timeout, whose verdict staff need right there (a node that fails must not be offered for
+    # new servers, and the form is where they fix it). A job would only add a queue and a poll.
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        request._node_check_error = node_check_after_save(node=obj)
+
+    def _refused(self, request, obj):
+        """After a failed check: the form again, with why the node was disabled."""
+        self.message_user(
+            request,
+            f"Node {obj.name} was saved but DISABLED: it failed the connection check, so it is "
+            f"not offered for new servers. {request._node_check_error} Fix it and save again.",
+            messages.ERROR,
+        )
+        return HttpResponseRedirect(reverse("admin:nodes_node_change", args=[obj.pk]))
+
+    def response_add(self, request, obj, post_url_continue=None):
+        if getattr(request, "_node_check_error", ""):
+            return self._refused(request, obj)
+        return super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request, obj):
+        if getattr(request, "_node_check_error", ""):
+            return self._refused(request, obj)
+        return super().response_change(request, obj)
 
     @admin.action(description="Test connection (GET /version)")
     def test_connection(self, request, queryset):

@@ -48,6 +48,7 @@ class NodeForm(forms.ModelForm):
         model = Node
         fields = [
             "name",
+            "location",
             "api_url",
             "pve_node",
             "token_id",

@@ -16,6 +16,12 @@ class Node(models.Model):
     name = models.CharField(
         max_length=100, unique=True, help_text="Display name, e.g. 'Frankfurt 1'."
     )
+    location = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Where the node is, as customers read it (e.g. 'Frankfurt, DE'): shown as their "
+        "servers' location. Customers never see the node's name; empty shows no location.",
+    )
     api_url = models.URLField(
         help_text="PVE API base URL, https only, e.g. https://pve1.example.com:8006"
     )
@@ -69,6 +75,9 @@ class Node(models.Model):
     is_enabled = models.BooleanField(default=True)
     pve_version = models.CharField(max_length=50, blank=True, editable=False)
     last_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Why the connection check on the last save failed (and the node was disabled); empty if it
+    # passed.
+    last_check_error = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

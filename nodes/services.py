@@ -69,9 +69,9 @@ class TemplateSyncResult:
         return f"{self.created} new, {self.updated} updated, {self.deactivated} no longer on PVE"
 
 
-def node_client(*, node: Node) -> PveClient:
+def node_client(*, node: Node, read_timeout_s: float | None = None) -> PveClient:
     """A client for ``node``: decrypted token, CA verification or the pinned fingerprint,
-    timeouts from settings."""
+    timeouts from settings (or a shorter read timeout, for checks a person waits on)."""
     return PveClient(
         node.api_url,
         token_id=node.token_id,
@@ -79,7 +79,7 @@ def node_client(*, node: Node) -> PveClient:
         verify_tls=node.verify_tls,
         fingerprint_sha256=node.tls_fingerprint_sha256 or None,
         connect_timeout=settings.PROXMOX_CONNECT_TIMEOUT_S,
-        read_timeout=settings.PROXMOX_READ_TIMEOUT_S,
+        read_timeout=read_timeout_s or settings.PROXMOX_READ_TIMEOUT_S,
     )
 
 
@@ -134,12 +134,12 @@ def _explain(node: Node, exc: PveError) -> str:
     return f"{where}: PVE answered with an error: {exc}"
 
 
-def node_test_connection(*, node: Node) -> str:
+def node_test_connection(*, node: Node, read_timeout_s: float | None = None) -> str:
     """Check that ``node`` answers with its credentials: ``GET /version``, then that ``pve_node`` is
     an online node of that cluster (``GET /nodes``). Stores and returns PVE's version; raises
     NodeConnectionError with a message for staff otherwise.
     """
-    client = node_client(node=node)
+    client = node_client(node=node, read_timeout_s=read_timeout_s)
     try:
         info = client.version()
         cluster_nodes = {str(item.get("node")): item for item in client.nodes()}
@@ -164,6 +164,29 @@ def node_test_connection(*, node: Node) -> str:
             f"cluster reports node {node.pve_node!r} as {status}."
         )
     return node.pve_version
+
+
+# Staff wait for this check on the save: two small reads, so a short read timeout is plenty.
+SAVE_CHECK_READ_TIMEOUT_S = 5.0
+
+
+def node_check_after_save(*, node: Node) -> str:
+    """Check a node staff just saved (read-only: GET /version, GET /nodes). One that fails is
+    disabled, so it is never offered for new servers, and the reason is kept on it; one that
+    passes has its last reason cleared (staff decide whether it is enabled). Returns the reason,
+    or "" when the node answered as it should."""
+    try:
+        node_test_connection(node=node, read_timeout_s=SAVE_CHECK_READ_TIMEOUT_S)
+    except NodeConnectionError as exc:
+        node.is_enabled = False
+        node.last_check_error = exc.message
+        node.last_checked_at = timezone.now()
+        node.save(update_fields=["is_enabled", "last_check_error", "last_checked_at"])
+        return exc.message
+    if node.last_check_error:
+        node.last_check_error = ""
+        node.save(update_fields=["last_check_error"])
+    return ""
 
 
 def _os_family(name: str, config: dict) -> str:

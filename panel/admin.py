@@ -21,6 +21,10 @@ class UserAdmin(DjangoUserAdmin):
     list_filter = ("is_staff", "is_superuser", "is_active")
 
 
+def _is_secret(key: str) -> bool:
+    return any(word in key.lower() for word in ("password", "secret", "token"))
+
+
 def _pre(text: str):
     return format_html('<pre style="white-space: pre-wrap; margin: 0">{}</pre>', text or "-")
 
@@ -88,11 +92,18 @@ class JobAdmin(admin.ModelAdmin):
 
     @admin.display(description="parameters")
     def params_display(self, job: Job):
-        params = {
-            key: ("•••" if "password" in key.lower() or "secret" in key.lower() else value)
-            for key, value in (job.params or {}).items()
-        }
-        return _pre(json.dumps(params, indent=2, sort_keys=True, default=str))
+        # Secrets (even encrypted, even their keys' names) are never rendered; only whether one
+        # was given.
+        params, secrets = {}, []
+        for key, value in (job.params or {}).items():
+            if _is_secret(key):
+                secrets.append(bool(value))
+            else:
+                params[key] = value
+        text = json.dumps(params, indent=2, sort_keys=True, default=str)
+        if any(secrets):
+            text += "\nA root password was given; it is never shown."
+        return _pre(text)
 
     @admin.display(description="steps")
     def steps_display(self, job: Job):

@@ -147,3 +147,29 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor} {self.action} {self.object_repr}"
+
+
+class SshKey(models.Model):
+    """A public key a customer keeps in their account and picks when a server is built."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ssh_keys"
+    )
+    name = models.CharField(max_length=100)
+    public_key = models.TextField(help_text="One OpenSSH public key line.")
+    fingerprint = models.CharField(max_length=64, help_text="SHA256 fingerprint, as ssh-keygen -l.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    # A key is read as its owner's only (``owned_by``), never with restrict()'s staff-wide view.
+    objects = RestrictedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "pk"]
+        verbose_name = "SSH key"
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "fingerprint"], name="ssh_key_owner_key"),
+            models.UniqueConstraint(fields=["owner", "name"], name="ssh_key_owner_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.fingerprint})"

@@ -13,6 +13,8 @@ urlpatterns = [
         auth_views.LoginView.as_view(redirect_authenticated_user=True),
         name="login",
     ),
+    path("account/ssh-keys/", views.ssh_key_list, name="ssh-key-list"),
+    path("account/ssh-keys/<int:pk>/delete/", views.ssh_key_delete, name="ssh-key-delete"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "account/password/",

@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from panel import services
 from panel.filtersets import JobFilterSet
+from panel.forms import SshKeyForm
 from panel.htmx import (
     JOB_FINISHED_EVENT,
     JOB_STATE_CHANGED_EVENT,
@@ -17,7 +21,8 @@ from panel.htmx import (
     stop_polling,
     trigger,
 )
-from panel.selectors import jobs_for_user
+from panel.selectors import jobs_for_user, ssh_keys_for_user
+from servers.forms import add_service_errors
 
 JOB_LIST_LENGTH = 50
 
@@ -62,3 +67,30 @@ def job_panel(request: HttpRequest, pk) -> HttpResponse:
         # queued -> running: the blocks that show the job's state (history) catch up.
         response = trigger(response, JOB_STATE_CHANGED_EVENT)
     return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def ssh_key_list(request: HttpRequest) -> HttpResponse:
+    """The account's SSH keys, with the form to add one (kept filled in when it is refused)."""
+    form = SshKeyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            key = services.ssh_key_create(owner=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, f"SSH key {key.name} added.")
+            return redirect("ssh-key-list")
+    keys = ssh_keys_for_user(user=request.user)
+    status = 400 if form.errors else 200
+    return render(request, "panel/ssh_keys.html", {"keys": keys, "form": form}, status=status)
+
+
+@login_required
+@require_POST
+def ssh_key_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    key = get_object_or_404(ssh_keys_for_user(user=request.user), pk=pk)
+    services.ssh_key_delete(key=key, user=request.user)
+    messages.success(request, f"SSH key {key.name} removed.")
+    return redirect("ssh-key-list")

@@ -159,7 +159,9 @@ class PveClient:
             lost_write = method in WRITE_METHODS and not _never_reached_server(exc)
             cls = PveOutcomeUnknown if lost_write else PveTransientError
             raise cls(str(exc), method=method, path=path) from exc
-        level = logging.INFO if response.status_code < 400 else logging.WARNING
+        # Reads (every task poll among them) at DEBUG, so INFO shows what the panel changed.
+        level = logging.DEBUG if method == "GET" else logging.INFO
+        level = logging.WARNING if response.status_code >= 400 else level
         self._log(method, path, response.status_code, started, level)
         if response.status_code >= 400:
             raise self._error(method, path, response)

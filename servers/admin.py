@@ -17,9 +17,27 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from panel.outcomes import admin_report, outcome_of
+from panel.services import ssh_keys_text
 from servers import services
-from servers.forms import OrderServerForm, RebuildForm, ResizeForm, add_service_errors
+from servers.forms import OrderServerForm, RebuildForm, StaffResizeForm, add_service_errors
 from servers.models import Plan, PowerAction, Server
+
+# Admin's own widget classes (its forms.css sizes fields by them), for the forms made here.
+_ADMIN_WIDGET_CLASSES = (
+    (forms.NumberInput, "vIntegerField"),
+    (forms.Textarea, "vLargeTextField"),
+    (forms.TextInput, "vTextField"),
+    (forms.PasswordInput, "vTextField"),
+)
+
+
+def _admin_styled(form: forms.Form) -> forms.Form:
+    for field in form.fields.values():
+        for widget_class, css_class in _ADMIN_WIDGET_CLASSES:
+            if isinstance(field.widget, widget_class):
+                field.widget.attrs.setdefault("class", css_class)
+                break
+    return form
 
 
 @admin.register(Plan)
@@ -164,7 +182,7 @@ class ServerAdmin(admin.ModelAdmin):
             **self.admin_site.each_context(request),
             "title": "Add server",
             "opts": self.model._meta,
-            "form": form,
+            "form": _admin_styled(form),
             "submit_label": "Create server",
             **(extra_context or {}),
         }
@@ -185,6 +203,8 @@ class ServerAdmin(admin.ModelAdmin):
 
     @admin.display(description="specs (confirmed by PVE)")
     def specs(self, server: Server) -> str:
+        if not server.cpu_cores:
+            return "—"  # nothing confirmed by PVE yet: the ordered specs are on the create job
         return f"{server.cpu_cores} cores, {server.memory_mib} MiB, {server.disk_gib} GiB"
 
     @admin.display(description="recent jobs")
@@ -230,7 +250,7 @@ class ServerAdmin(admin.ModelAdmin):
             "title": title,
             "opts": self.model._meta,
             "server": server,
-            "form": form,
+            "form": _admin_styled(form),
             "action": action,
             "submit_label": submit,
             "warning": warning,
@@ -272,9 +292,12 @@ class ServerAdmin(admin.ModelAdmin):
         return self._form_action(
             request,
             queryset,
-            form_class=ResizeForm,
+            form_class=StaffResizeForm,
             start=lambda server, form: services.server_resize(
-                server=server, user=request.user, **form.changes()
+                server=server,
+                user=request.user,
+                beyond_plan=form.cleaned_data["beyond_plan"],
+                **form.changes(),
             ),
             action="resize_server",
             title=lambda server: f"Resize {server}",
@@ -292,6 +315,7 @@ class ServerAdmin(admin.ModelAdmin):
                 user=request.user,
                 template=form.cleaned_data["template"],
                 password=form.cleaned_data.get("password") or "",
+                ssh_keys=ssh_keys_text(form.cleaned_data.get("ssh_keys") or ()),
             ),
             action="rebuild_server",
             title=lambda server: f"Rebuild {server}",

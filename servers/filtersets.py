@@ -17,6 +17,10 @@ def nodes_for_filter(request) -> QuerySet[Node]:
     return Node.objects.filter(pk__in=Server.objects.restrict(user).values("node"))
 
 
+def customer_location_label(node: Node) -> str:
+    return node.location or "Unnamed location"
+
+
 class ServerFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(
         method="search", label="Search", help_text="Part of the name or hostname."
@@ -32,8 +36,16 @@ class ServerFilterSet(django_filters.FilterSet):
             ("hostname", "hostname"),
             ("status", "status"),
             ("created_at", "created_at"),
+            ("owner__username", "owner"),
         ),
     )
+
+    def __init__(self, *args, request=None, **kwargs):
+        super().__init__(*args, request=request, **kwargs)
+        user = getattr(request, "user", None)
+        if not getattr(user, "is_staff", False):
+            # A customer picks a location; a node's name is never shown to them.
+            self.filters["node"].field.label_from_instance = customer_location_label
 
     class Meta:
         model = Server

@@ -8,6 +8,9 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from nodes.models import Node, Template
+from panel.forms import SshKeyChoiceField
+from panel.models import SshKey
+from panel.services import ssh_keys_text
 from panel.templatetags.panel_ui import mib
 from servers.models import Plan, PowerAction, Server
 
@@ -96,6 +99,36 @@ class ResizeForm(forms.Form):
         }
 
 
+BEYOND_PLAN_LABEL = "Go beyond the plan's limits"
+BEYOND_PLAN_HELP = (
+    "Staff only: the plan's limits are not applied (the node's still are). "
+    "Recorded on the job and in the audit log as an override by you."
+)
+
+
+def beyond_plan_field() -> forms.BooleanField:
+    return forms.BooleanField(label=BEYOND_PLAN_LABEL, required=False, help_text=BEYOND_PLAN_HELP)
+
+
+class StaffResizeForm(ResizeForm):
+    """Staff's resize (admin): the customer's form, plus the override of the plan's limits."""
+
+    beyond_plan = beyond_plan_field()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in ("cpu_cores", "memory_mib", "disk_gib"):
+            # The browser must not enforce the plan's maximum: staff may go beyond it.
+            self.fields[field].widget.attrs.pop("max", None)
+
+    def changes(self) -> dict[str, int]:
+        return {
+            name: value
+            for name, value in self.cleaned_data.items()
+            if name != "beyond_plan" and value is not None and value != getattr(self.server, name)
+        }
+
+
 class PowerForm(forms.Form):
     action = forms.ChoiceField(choices=PowerAction.choices)
     confirmed = forms.BooleanField(required=False)
@@ -122,6 +155,7 @@ class RebuildForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         help_text="Leave empty to set no password (sign in with SSH keys).",
     )
+    ssh_keys = SshKeyChoiceField(help_text="Keys from your account, installed for root.")
     confirm = forms.BooleanField(
         label="I understand that rebuilding erases everything on this server's disk."
     )
@@ -134,6 +168,8 @@ class RebuildForm(forms.Form):
         ).order_by("name")
         if server.template_id:
             self.fields["template"].initial = server.template_id
+        # The owner's keys only: a key of another account is "not one of the choices".
+        self.fields["ssh_keys"].queryset = SshKey.objects.owned_by(server.owner_id)
 
 
 class ResetPasswordForm(forms.Form):
@@ -192,6 +228,9 @@ class OrderServerForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text="Optional; authorized public keys, one a line.",
     )
+    saved_ssh_keys = SshKeyChoiceField(
+        label="The owner's SSH keys", help_text="Keys the customer keeps in their account."
+    )
     vmid = forms.IntegerField(
         label="VMID",
         required=False,
@@ -199,6 +238,7 @@ class OrderServerForm(forms.Form):
         max_value=999_999_999,
         help_text="Optional; by default PVE's next free one.",
     )
+    beyond_plan = beyond_plan_field()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -211,6 +251,10 @@ class OrderServerForm(forms.Form):
         fields["template"].queryset = (
             Template.objects.filter(is_active=True).select_related("node").order_by("node", "name")
         )
+        fields["saved_ssh_keys"].queryset = SshKey.objects.select_related("owner")
+        fields["saved_ssh_keys"].label_from_instance = lambda key: (
+            f"{key.owner.get_username()}: {key.name} ({key.fingerprint})"
+        )
 
     def clean(self):
         cleaned = super().clean()
@@ -219,11 +263,19 @@ class OrderServerForm(forms.Form):
             self.add_error(
                 "template", f"The template {template.name} is not on the node {node.name}."
             )
+        owner = cleaned.get("owner")
+        keys = cleaned.get("saved_ssh_keys") or ()
+        if owner is not None and any(key.owner_id != owner.pk for key in keys):
+            self.add_error(
+                "saved_ssh_keys",
+                f"Only keys of {owner.get_username()} can be installed on their server.",
+            )
         return cleaned
 
     def order(self) -> dict:
         """The keyword arguments for ``services.server_create`` (all but ``requested_by``)."""
         data = dict(self.cleaned_data)
         data["password"] = data.get("password") or ""
-        data["ssh_keys"] = data.get("ssh_keys") or ""
+        saved = ssh_keys_text(data.pop("saved_ssh_keys", None) or ())
+        data["ssh_keys"] = "\n".join(part for part in (data.get("ssh_keys"), saved) if part)
         return data

@@ -86,32 +86,41 @@ def _check_range(
             return
 
 
-def _spec_limits(plan: Plan, node: Node) -> dict[str, list[tuple[int, str]]]:
+def _spec_limits(plan: Plan, node: Node, *, beyond_plan: bool) -> dict[str, list]:
+    def limits(panel_max: int, plan_max: int, node_max: int) -> list[tuple[int, str]]:
+        pairs = [(panel_max, "The panel")]
+        if not beyond_plan:  # staff's override lifts the plan's limit; the node's still holds
+            pairs.append((plan_max, f"The plan {plan.name}"))
+        return [*pairs, (node_max, f"The node {node.name}")]
+
     return {
-        "cpu_cores": [
-            (ABSURD_CPU_CORES, "The panel"),
-            (plan.max_cpu_cores, f"The plan {plan.name}"),
-            (node.max_cpu_cores, f"The node {node.name}"),
-        ],
-        "memory_mib": [
-            (ABSURD_MEMORY_MIB, "The panel"),
-            (plan.max_memory_mib, f"The plan {plan.name}"),
-            (node.max_memory_mib, f"The node {node.name}"),
-        ],
-        "disk_gib": [
-            (ABSURD_DISK_GIB, "The panel"),
-            (plan.max_disk_gib, f"The plan {plan.name}"),
-            (node.max_disk_gib, f"The node {node.name}"),
-        ],
+        "cpu_cores": limits(ABSURD_CPU_CORES, plan.max_cpu_cores, node.max_cpu_cores),
+        "memory_mib": limits(ABSURD_MEMORY_MIB, plan.max_memory_mib, node.max_memory_mib),
+        "disk_gib": limits(ABSURD_DISK_GIB, plan.max_disk_gib, node.max_disk_gib),
     }
+
+
+def _limits_override(user, beyond_plan: bool, errors: dict) -> dict:
+    """The record of a staff override of the plan's limits, for the job's params and the audit;
+    a customer asking for one is refused."""
+    if not beyond_plan:
+        return {}
+    if not getattr(user, "is_staff", False):
+        errors.setdefault(NON_FIELD_ERRORS, []).append(
+            "Only staff can go beyond the plan's limits."
+        )
+        return {}
+    return {"limits_override": f"override by {user.get_username()}"}
 
 
 _UNITS = {"cpu_cores": " cores", "memory_mib": " MiB", "disk_gib": " GiB"}
 _MINIMUMS = {"cpu_cores": 1, "memory_mib": MIN_MEMORY_MIB, "disk_gib": 1}
 
 
-def _validate_specs(values: dict, *, plan: Plan, node: Node, errors: dict) -> dict[str, int]:
-    limits = _spec_limits(plan, node)
+def _validate_specs(
+    values: dict, *, plan: Plan, node: Node, errors: dict, beyond_plan: bool = False
+) -> dict[str, int]:
+    limits = _spec_limits(plan, node, beyond_plan=beyond_plan)
     clean: dict[str, int] = {}
     for field, raw in values.items():
         if raw is None:
@@ -271,9 +280,12 @@ def server_create(
     ssh_keys: str = "",
     requested_by,
     vmid: int | None = None,
+    beyond_plan: bool = False,
 ) -> Job:
-    """Order a new server: clone ``template`` on ``node``, configure it, grow its disk, start it."""
+    """Order a new server: clone ``template`` on ``node``, configure it, grow its disk, start it.
+    ``beyond_plan``: staff may go beyond the plan's limits (recorded as their override)."""
     errors: dict[str, list[str]] = {}
+    override = _limits_override(requested_by, beyond_plan, errors)
     name, hostname = _clean_names(name, hostname, errors)
     if node.is_enabled and Server.objects.filter(node=node).count() >= node.max_vms:
         errors.setdefault("node", []).append(
@@ -287,6 +299,7 @@ def server_create(
         memory_mib=memory_mib,
         disk_gib=disk_gib,
         errors=errors,
+        beyond_plan=bool(override),
     )
     _validate_password(password, errors)
     ssh_keys = _clean_ssh_keys(ssh_keys, errors)
@@ -313,13 +326,22 @@ def server_create(
             ssh_keys=ssh_keys,
             # Encrypted at rest; the configure step erases it once PVE has it.
             password_encrypted=encrypt(password) if password else "",
-            audit={"vmid": vmid},
+            audit={"vmid": vmid, **override},
+            override=override,
         )
     return job
 
 
 def _validate_build(
-    *, plan: Plan, node: Node, template: Template, cpu_cores, memory_mib, disk_gib, errors: dict
+    *,
+    plan: Plan,
+    node: Node,
+    template: Template,
+    cpu_cores,
+    memory_mib,
+    disk_gib,
+    errors: dict,
+    beyond_plan: bool = False,
 ) -> dict[str, int]:
     """The checks a server's build must pass, for a new order and for the retry of a failed one."""
     if not plan.is_active:
@@ -337,6 +359,7 @@ def _validate_build(
         plan=plan,
         node=node,
         errors=errors,
+        beyond_plan=beyond_plan,
     )
     if "disk_gib" in specs and specs["disk_gib"] < template.disk_gib:
         errors.setdefault("disk_gib", []).append(
@@ -356,6 +379,7 @@ def _record_build(
     ssh_keys: str,
     password_encrypted: str,
     audit: dict,
+    override: dict | None = None,
 ) -> Job:
     """The create job: clone, configure, grow the disk, start, read back. Every step skips what
     PVE already holds, so the same job recorded again for a half-built server finishes it."""
@@ -366,6 +390,7 @@ def _record_build(
         "vmid_chosen": vmid_chosen,
         "ssh_keys": ssh_keys,
         "password_encrypted": password_encrypted,
+        **(override or {}),
     }
     return _record(
         kind=JobKind.CREATE,
@@ -384,15 +409,19 @@ def server_resize(
     cpu_cores: int | None = None,
     memory_mib: int | None = None,
     disk_gib: int | None = None,
+    beyond_plan: bool = False,
 ) -> Job:
-    """Change cores/memory and/or grow the disk. The disk only grows; nothing changed is refused."""
+    """Change cores/memory and/or grow the disk. The disk only grows; nothing changed is refused.
+    ``beyond_plan``: staff may go beyond the plan's limits (recorded as their override)."""
     _check_actionable(server=server, user=user)
     errors: dict[str, list[str]] = {}
+    override = _limits_override(user, beyond_plan, errors)
     specs = _validate_specs(
         {"cpu_cores": cpu_cores, "memory_mib": memory_mib, "disk_gib": disk_gib},
         plan=server.plan,
         node=server.node,
         errors=errors,
+        beyond_plan=bool(override),
     )
     if "disk_gib" in specs and specs["disk_gib"] < server.disk_gib:
         message = _shrink_message(server.disk_gib, specs["disk_gib"])
@@ -417,6 +446,7 @@ def server_resize(
             "memory_mib": server.memory_mib,
             "disk_gib": server.disk_gib,
         },
+        **override,
     }
     return _record(
         kind=JobKind.RESIZE,
@@ -440,7 +470,9 @@ def server_power(*, server: Server, user, action: str) -> Job:
     )
 
 
-def server_rebuild(*, server: Server, user, template: Template, password: str = "") -> Job:
+def server_rebuild(
+    *, server: Server, user, template: Template, password: str = "", ssh_keys: str = ""
+) -> Job:
     """Reinstall from a template: the VM is destroyed and cloned again under the same VMID."""
     _check_actionable(server=server, user=user)
     errors: dict[str, list[str]] = {}
@@ -456,6 +488,7 @@ def server_rebuild(*, server: Server, user, template: Template, password: str = 
             f"{server.disk_gib} GiB. Grow the disk first."
         )
     _validate_password(password, errors)
+    ssh_keys = _clean_ssh_keys(ssh_keys, errors)
     _raise(errors)
     params = {
         "template_id": template.pk,
@@ -464,7 +497,7 @@ def server_rebuild(*, server: Server, user, template: Template, password: str = 
         "memory_mib": server.memory_mib,
         "disk_gib": server.disk_gib,
         "vmid_chosen": True,
-        "ssh_keys": "",
+        "ssh_keys": ssh_keys,
         "password_encrypted": encrypt(password) if password else "",
     }
     return _record(
@@ -654,7 +687,10 @@ def server_create_retry(*, job: Job, user) -> Job:
         memory_mib=params.get("memory_mib"),
         disk_gib=params.get("disk_gib"),
         errors=errors,
+        # The same order again: a staff override of the plan's limits still stands.
+        beyond_plan=bool(params.get("limits_override")),
     )
+    override = {"limits_override": params["limits_override"]} if "limits_override" in params else {}
     ssh_keys = _clean_ssh_keys(params.get("ssh_keys", ""), errors)
     _raise(errors)
     return _record_build(
@@ -666,7 +702,8 @@ def server_create_retry(*, job: Job, user) -> Job:
         ssh_keys=ssh_keys,
         # Still here if the first attempt failed before PVE got it; erased (and on PVE) if not.
         password_encrypted=params.get("password_encrypted", ""),
-        audit={"vmid": server.vmid, "retry_of": str(job.pk)},
+        audit={"vmid": server.vmid, "retry_of": str(job.pk), **override},
+        override=override,
     )
 
 

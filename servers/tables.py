@@ -45,21 +45,38 @@ class Row:
     cells: list[Cell]
 
 
+_NAME = Column("name", "Name", lambda s: s.name, ordering="name", link=True)
+_HOSTNAME = Column("hostname", "Hostname", lambda s: s.hostname, ordering="hostname")
+_SPECS = Column("specs", "Specs", server_specs_text)
+_STATUS = Column(
+    "status", "Status", lambda s: s.get_status_display(), ordering="status", badge=True
+)
+
+# Customers see where their server is, never the node's name; staff see the node and the owner.
 SERVER_COLUMNS: tuple[Column, ...] = (
-    Column("name", "Name", lambda s: s.name, ordering="name", link=True),
-    Column("hostname", "Hostname", lambda s: s.hostname, ordering="hostname"),
-    Column("node", "Location", lambda s: s.node.name),
-    Column("specs", "Specs", server_specs_text),
-    Column("status", "Status", lambda s: s.get_status_display(), ordering="status", badge=True),
+    _NAME,
+    _HOSTNAME,
+    Column("location", "Location", lambda s: s.node.location or "—"),
+    _SPECS,
+    _STATUS,
+)
+STAFF_SERVER_COLUMNS: tuple[Column, ...] = (
+    _NAME,
+    Column("owner", "Owner", lambda s: s.owner.get_username(), ordering="owner"),
+    _HOSTNAME,
+    Column("node", "Node", lambda s: s.node.name),
+    _SPECS,
+    _STATUS,
 )
 
 
 class ServerTable:
-    columns = SERVER_COLUMNS
-
-    def __init__(self, servers: Iterable[Server], *, params: QueryDict | None = None):
+    def __init__(
+        self, servers: Iterable[Server], *, params: QueryDict | None = None, staff: bool = False
+    ):
         self.servers = servers
         self.params = params if params is not None else QueryDict()
+        self.columns = STAFF_SERVER_COLUMNS if staff else SERVER_COLUMNS
 
     @property
     def headers(self) -> list[Header]:

@@ -18,6 +18,7 @@ from panel.htmx import JOB_STARTED_EVENT, is_htmx, login_required, render_fragme
 from panel.models import Job
 from panel.outcomes import Outcome, outcome_of
 from panel.selectors import jobs_for_user
+from panel.services import ssh_keys_text
 from servers import services
 from servers.filtersets import ServerFilterSet
 from servers.forms import (
@@ -29,7 +30,7 @@ from servers.forms import (
     add_service_errors,
 )
 from servers.models import PowerAction, Server, ServerStatus
-from servers.selectors import servers_for_user
+from servers.selectors import server_ordered_specs, servers_for_user
 from servers.tables import ServerTable
 
 DETAIL_TEMPLATE = "servers/server_detail.html"
@@ -79,6 +80,7 @@ def _status_context(server: Server, active_job: Job | None) -> dict:
     busy = not server.is_suspended and (active_job is not None or server.status in BUSY_STATUSES)
     return {
         "server": server,
+        "ordered": server_ordered_specs(server=server),
         "power_buttons": [] if busy else _power_buttons(server),
         "busy": busy,
     }
@@ -101,7 +103,7 @@ def _detail_context(request: HttpRequest, server: Server, **overrides) -> dict:
 @login_required
 @require_GET
 def server_list(request: HttpRequest) -> HttpResponse:
-    servers = servers_for_user(user=request.user).select_related("node")
+    servers = servers_for_user(user=request.user).select_related("node", "owner")
     filterset = ServerFilterSet(request.GET or None, queryset=servers, request=request)
     filtered = filterset.qs
     return render(
@@ -109,7 +111,7 @@ def server_list(request: HttpRequest) -> HttpResponse:
         "servers/server_list.html",
         {
             "filterset": filterset,
-            "table": ServerTable(filtered, params=request.GET),
+            "table": ServerTable(filtered, params=request.GET, staff=request.user.is_staff),
             "has_servers": servers.exists(),
             "is_filtered": any(value for value in request.GET.values()),
         },
@@ -145,9 +147,18 @@ def server_jobs(request: HttpRequest, pk: int) -> HttpResponse:
     return render_fragment(request, DETAIL_TEMPLATE, "server-jobs", context)
 
 
-def _job_started(request: HttpRequest, server: Server, job: Job, message: str) -> HttpResponse:
+def _job_started(
+    request: HttpRequest, server: Server, job: Job, message: str, *, reset: tuple = ()
+) -> HttpResponse:
+    """The job's panel; `reset` = (form_name, fresh form) also swaps that form back to empty
+    (out of band), so a destructive form is never left armed for a second click."""
     if is_htmx(request):
         response = render_fragment(request, "panel/job.html", "job-panel", {"job": job})
+        if reset:
+            form_name, form = reset
+            context = {"server": server, form_name: form, "oob": True}
+            fresh = render_fragment(request, DETAIL_TEMPLATE, _fragment_name(form_name), context)
+            response.content += fresh.content
         return trigger(response, JOB_STARTED_EVENT)
     messages.success(request, message)
     return redirect("servers:detail", pk=server.pk)
@@ -168,9 +179,14 @@ def _conflict(
     return render(request, DETAIL_TEMPLATE, context, status=409)
 
 
+def _fragment_name(form_name: str) -> str:
+    """rebuild_form -> rebuild-form: the partial (and element id) that renders the form."""
+    return form_name.removesuffix("_form").replace("_", "-") + "-form"
+
+
 def _invalid(request: HttpRequest, server: Server, *, form_name: str, form) -> HttpResponse:
     if is_htmx(request):
-        fragment = form_name.removesuffix("_form").replace("_", "-") + "-form"
+        fragment = _fragment_name(form_name)
         response = render_fragment(
             request, DETAIL_TEMPLATE, fragment, {"server": server, form_name: form}
         )
@@ -178,7 +194,7 @@ def _invalid(request: HttpRequest, server: Server, *, form_name: str, form) -> H
     return render(request, DETAIL_TEMPLATE, _detail_context(request, server, **{form_name: form}))
 
 
-def _submit(request, server, *, form, form_name, start, message) -> HttpResponse:
+def _submit(request, server, *, form, form_name, start, message, fresh_form=None) -> HttpResponse:
     """Validate, call the service, answer with the job, the errors, or the conflict."""
     if form.is_valid():
         outcome = outcome_of(lambda: start(form.cleaned_data))
@@ -187,7 +203,8 @@ def _submit(request, server, *, form, form_name, start, message) -> HttpResponse
         if outcome.conflict is not None:
             return _conflict(request, server, outcome, form_name=form_name, form=form)
         if outcome.job is not None:
-            return _job_started(request, server, outcome.job, message)
+            reset = (form_name, fresh_form()) if fresh_form else ()
+            return _job_started(request, server, outcome.job, message, reset=reset)
         add_service_errors(form, outcome.invalid)
     return _invalid(request, server, form_name=form_name, form=form)
 
@@ -267,9 +284,14 @@ def server_rebuild(request: HttpRequest, pk: int) -> HttpResponse:
         form=form,
         form_name="rebuild_form",
         start=lambda data: services.server_rebuild(
-            server=server, user=request.user, template=data["template"], password=data["password"]
+            server=server,
+            user=request.user,
+            template=data["template"],
+            password=data["password"],
+            ssh_keys=ssh_keys_text(data["ssh_keys"]),
         ),
         message="Rebuild started.",
+        fresh_form=lambda: RebuildForm(server=server),
     )
 
 
@@ -287,4 +309,5 @@ def server_reset_password(request: HttpRequest, pk: int) -> HttpResponse:
             server=server, user=request.user, password=data["password"]
         ),
         message="Password reset started.",
+        fresh_form=lambda: ResetPasswordForm(),
     )

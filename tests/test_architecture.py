@@ -108,7 +108,8 @@ def _calls(path: Path):
 
 def test_the_tenant_filter_has_one_home():
     """Who may see which server or job is decided by ``restrict(user)`` (panel/querysets.py)
-    only: no other query filters on an owner."""
+    only, and what one account owns (its SSH keys) by its sibling ``owned_by(user)`` there: no
+    other query filters on an owner."""
     found = []
     for path in source_files(*PRODUCTION):
         if path == ROOT / "panel" / "querysets.py":

@@ -1,5 +1,6 @@
 """Settings shared by every environment; each value comes from the environment (django-environ)."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -69,6 +70,25 @@ TEMPLATES = [
 VAR_DIR.mkdir(exist_ok=True)
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'panel.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+
+
+def sqlite_for_concurrency(database: dict) -> None:
+    """Let the web process and the worker write one SQLite file at once.
+
+    Without this a second writer fails at once with `database is locked` and jobs stall in
+    "Queued". WAL lets readers go on while one writes; the busy timeout makes a writer wait for the
+    lock instead of failing; IMMEDIATE takes the write lock when a transaction begins, so two
+    readers never deadlock upgrading to writers. Shared by the embedded default and the tests.
+    """
+    if not database["ENGINE"].endswith("sqlite3"):
+        return
+    options = database.setdefault("OPTIONS", {})
+    options.setdefault("timeout", 30)
+    options.setdefault("transaction_mode", "IMMEDIATE")
+    options.setdefault("init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL")
+
+
+sqlite_for_concurrency(DATABASES["default"])
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "panel.User"
 
@@ -180,9 +200,15 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "anon": env("API_THROTTLE_ANON", default="60/min"),
         "user": env("API_THROTTLE_USER", default="600/min"),
+        # Docs and schema: their own scope, not the anonymous one that failed logins use up.
+        "docs": env("API_THROTTLE_DOCS", default="120/min"),
     },
 }
-REST_KNOX = {"TOKEN_TTL": None, "AUTO_REFRESH": False}
+# API tokens expire: a leaked one is not good forever. A token's creator may ask for less.
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=env.int("API_TOKEN_TTL_HOURS", default=30 * 24)),
+    "AUTO_REFRESH": False,
+}
 SPECTACULAR_SETTINGS = {
     "TITLE": "PVE panel API",
     "DESCRIPTION": "Servers, jobs, plans and nodes of the Proxmox VE hosting panel. "

@@ -5,6 +5,7 @@ from __future__ import annotations
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import permissions, serializers
+from rest_framework.throttling import UserRateThrottle
 
 from panel.api.serializers import JobSerializer
 
@@ -83,3 +84,10 @@ class PanelAutoSchema(AutoSchema):
             if code not in responses:
                 responses[code] = self._get_response_for_code(response, code, direction=direction)
         return responses
+
+
+class DocsRateThrottle(UserRateThrottle):
+    """The API docs' and schema's own budget (per user, or per address when signed out): the
+    anonymous scope is shared with logins, and failed logins must not make the docs answer 429."""
+
+    scope = "docs"

@@ -1,19 +1,100 @@
 from __future__ import annotations
 
+import re
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema_field
 from knox.models import get_token_model
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
-from panel.models import Job
+from panel.models import Job, SshKey
 
 # Job params are shown to API clients; a secret a service stored there must never be echoed.
 _SECRET_PARAM_MARKERS = ("password", "secret", "token")
 
 
+# What PVE calls things, never shown to customers: UPIDs carry the token id and the node.
+_UPID_RE = re.compile(r"UPID:[^\s]+")
+# Staff-only fields: a customer's representation leaves them out.
+STAFF_ONLY_JOB_FIELDS = ("upid", "upid_node")
+
+
+class JobStepSerializer(serializers.Serializer):
+    """One step of a job, as a customer sees it."""
+
+    name = serializers.CharField(help_text="Machine name of the step, e.g. `resize_disk`.")
+    label = serializers.CharField(help_text="What the step does, for people.")
+    state = serializers.ChoiceField(
+        choices=["pending", "running", "succeeded", "failed", "skipped"],
+        help_text="Where the step is.",
+    )
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    note = serializers.CharField(allow_blank=True, help_text="Why a step was skipped, etc.")
+
+    def to_representation(self, step):
+        step = step if isinstance(step, dict) else {}
+        return {
+            "name": step.get("name", ""),
+            "label": step.get("label") or step.get("name", ""),
+            "state": step.get("state") or "pending",
+            "started_at": step.get("started_at"),
+            "finished_at": step.get("finished_at"),
+            "note": step.get("note") or "",
+        }
+
+
+class StaffJobStepSerializer(JobStepSerializer):
+    """A step as staff see it: with the PVE task it followed."""
+
+    # Not required: a customer's representation has no such keys.
+    upid = serializers.CharField(
+        required=False, allow_blank=True, help_text="Staff only: PVE's task id."
+    )
+    upid_node = serializers.CharField(
+        required=False, allow_blank=True, help_text="Staff only: the PVE node the task ran on."
+    )
+
+    def to_representation(self, step):
+        data = super().to_representation(step)
+        step = step if isinstance(step, dict) else {}
+        return {**data, "upid": step.get("upid") or "", "upid_node": step.get("upid_node") or ""}
+
+
+def _is_staff(context) -> bool:
+    request = context.get("request")
+    return bool(getattr(getattr(request, "user", None), "is_staff", False))
+
+
+def customer_text(text: str, job: Job) -> str:
+    """PVE's text with what customers must not read replaced: UPIDs and node names."""
+    if not text:
+        return text
+    text = _UPID_RE.sub("[task]", text)
+    names = {job.upid_node}
+    server = job.server if job.server_id else None
+    if server is not None:
+        names.add(server.node.pve_node)
+    for name in sorted(filter(None, names), key=len, reverse=True):
+        text = re.sub(rf"\b{re.escape(name)}\b", "[host]", text)
+    return text
+
+
 class JobSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField(help_text="Poll this URL for progress.")
+    steps = serializers.SerializerMethodField(
+        help_text="The job's steps in order (staff also get each step's UPID and node)."
+    )
+    # Declared (not read-only, so not required in the schema): customers never get them.
+    upid = serializers.CharField(
+        required=False, help_text="Staff only: the UPID of the PVE task last followed."
+    )
+    upid_node = serializers.CharField(
+        required=False, help_text="Staff only: the PVE node that task ran on."
+    )
     params = serializers.SerializerMethodField(
         help_text="What was asked for (secrets are never shown)."
     )
@@ -48,6 +129,20 @@ class JobSerializer(serializers.ModelSerializer):
     def get_url(self, job: Job) -> str:
         return reverse("api:job-detail", kwargs={"pk": job.pk}, request=self.context.get("request"))
 
+    def to_representation(self, job: Job) -> dict:
+        data = super().to_representation(job)
+        if not _is_staff(self.context):
+            for field in STAFF_ONLY_JOB_FIELDS:
+                data.pop(field, None)
+            data["error"] = customer_text(data.get("error") or "", job)
+            data["task_log"] = customer_text(data.get("task_log") or "", job)
+        return data
+
+    @extend_schema_field(StaffJobStepSerializer(many=True))
+    def get_steps(self, job: Job) -> list[dict]:
+        step_serializer = StaffJobStepSerializer if _is_staff(self.context) else JobStepSerializer
+        return step_serializer(job.steps or [], many=True).data
+
     @extend_schema_field(serializers.DictField())
     def get_params(self, job: Job) -> dict:
         params = job.params if isinstance(job.params, dict) else {}
@@ -58,9 +153,28 @@ class JobSerializer(serializers.ModelSerializer):
         }
 
 
+def _token_ttl_hours() -> int:
+    return int(settings.REST_KNOX["TOKEN_TTL"] / timedelta(hours=1))
+
+
 class TokenCreateSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=4096, style={"input_type": "password"})
+    ttl_hours = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="How long the token lives, in hours; at most (and by default) the panel's "
+        "token lifetime (API_TOKEN_TTL_HOURS, 720 = 30 days unless configured).",
+    )
+
+    def validate_ttl_hours(self, value: int) -> int:
+        longest = _token_ttl_hours()
+        if value > longest:
+            raise serializers.ValidationError(
+                f"Ensure this value is less than or equal to {longest} (the panel's token "
+                "lifetime, in hours)."
+            )
+        return value
 
     def validate(self, attrs):
         user = authenticate(
@@ -73,6 +187,7 @@ class TokenCreateSerializer(serializers.Serializer):
                 "Unable to log in with the provided credentials.", code="authorization"
             )
         attrs["user"] = user
+        attrs["expiry"] = timedelta(hours=attrs.pop("ttl_hours", None) or _token_ttl_hours())
         return attrs
 
 
@@ -99,3 +214,13 @@ class TokenCreatedSerializer(TokenSerializer):
     class Meta(TokenSerializer.Meta):
         fields = ["token", *TokenSerializer.Meta.fields]
         read_only_fields = fields
+
+
+class SshKeySerializer(serializers.ModelSerializer):
+    """A key of the caller's account; `public_key` is checked (and fingerprinted) by the service."""
+
+    class Meta:
+        model = SshKey
+        fields = ["id", "name", "public_key", "fingerprint", "created_at"]
+        read_only_fields = ["id", "fingerprint", "created_at"]
+        extra_kwargs = {"public_key": {"help_text": "One OpenSSH public key line (the .pub file)."}}

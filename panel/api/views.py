@@ -15,12 +15,14 @@ from rest_framework.response import Response
 from panel.api.schema import BAD_REQUEST, THROTTLED, PanelAutoSchema
 from panel.api.serializers import (
     JobSerializer,
+    SshKeySerializer,
     TokenCreatedSerializer,
     TokenCreateSerializer,
     TokenSerializer,
 )
 from panel.filtersets import JobFilterSet
-from panel.selectors import jobs_for_user
+from panel.selectors import jobs_for_user, ssh_keys_for_user
+from panel.services import ssh_key_create, ssh_key_delete
 
 
 @csrf_exempt  # nothing happens here; a cookie without a CSRF token must not turn a 404 into 403
@@ -103,7 +105,8 @@ class TokenViewSet(
         serializer = TokenCreateSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         user = serializer.validated_data["user"]
-        instance, token = get_token_model().objects.create(user=user)
+        expiry = serializer.validated_data["expiry"]
+        instance, token = get_token_model().objects.create(user=user, expiry=expiry)
         user_logged_in.send(sender=user.__class__, request=request, user=user)
         data = {"token": token, **TokenSerializer(instance, context={"request": request}).data}
         return Response(data, status=status.HTTP_201_CREATED)
@@ -111,3 +114,35 @@ class TokenViewSet(
     @extend_schema(summary="Revoke one of your API tokens")
     def destroy(self, request, *args, **kwargs):
         return super().destroy(request, *args, **kwargs)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List your SSH keys"),
+    retrieve=extend_schema(summary="Get one of your SSH keys"),
+    create=extend_schema(summary="Add an SSH key", description="Checked as an OpenSSH public key."),
+    destroy=extend_schema(summary="Remove an SSH key", description="Servers that have it keep it."),
+)
+class SshKeyViewSet(
+    PanelViewSetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """The caller's own SSH keys (another account's key is a 404)."""
+
+    serializer_class = SshKeySerializer
+    lookup_value_regex = "[0-9]+"
+
+    def get_queryset(self):
+        return ssh_keys_for_user(user=self.request.user)
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = ssh_key_create(
+            owner=self.request.user, name=data["name"], public_key=data["public_key"]
+        )
+
+    def perform_destroy(self, instance):
+        ssh_key_delete(key=instance, user=self.request.user)

@@ -36,6 +36,8 @@ def gib(value: int | None) -> str:
 
 
 def server_specs_text(server) -> str:
+    if not server.cpu_cores:
+        return "—"  # nothing confirmed by PVE yet (provisioning, or its creation failed)
     return " · ".join(
         (
             f"{server.cpu_cores} vCPU",
@@ -86,3 +88,22 @@ def tail(text: str | None, lines: int = 15) -> str:
     if not text:
         return ""
     return "\n".join(str(text).rstrip("\n").splitlines()[-int(lines) :])
+
+
+# What a customer reads for job kinds named in staff's words.
+CUSTOMER_JOB_TITLES = {"sync": "Refresh status"}
+
+
+def job_title_for(job, *, staff: bool) -> str:
+    """ "Power: reboot", not "Power"; customers read "Refresh status", not "Sync from PVE"."""
+    if not staff and job.kind in CUSTOMER_JOB_TITLES:
+        return CUSTOMER_JOB_TITLES[job.kind]
+    action = (job.params or {}).get("action") if job.kind == "power" else None
+    title = job.get_kind_display()
+    return f"{title}: {action}" if action else title
+
+
+@register.filter
+def job_title(job, user) -> str:
+    """{{ job|job_title:user }}"""
+    return job_title_for(job, staff=bool(getattr(user, "is_staff", False)))

@@ -5,18 +5,28 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.core.validators import RegexValidator
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
 from nodes.models import Node, Template
+from panel.models import SshKey
+from panel.services import ssh_keys_text
 from panel.validators import HOSTNAME_RE, MAX_DB_INT
+from servers import services
 from servers.models import POWER_ACTION_EFFECTS, Plan, PowerAction, Server
 
 
-def _count(help_text: str, *, min_value: int = 1, required: bool = True):
+def _count(help_text: str, *, min_value: int = 1, required: bool = True, unit: str = ""):
+    """A whole number field whose too-small message is the service's own ("Must be at least
+    256 MiB."), so -1 and 1 are refused in the same words."""
     return serializers.IntegerField(
-        min_value=min_value, max_value=MAX_DB_INT, required=required, help_text=help_text
+        min_value=min_value,
+        max_value=MAX_DB_INT,
+        required=required,
+        help_text=help_text,
+        error_messages={"min_value": f"Must be at least {min_value}{unit}."},
     )
 
 
@@ -79,6 +89,16 @@ class ServerSerializer(serializers.ModelSerializer):
         return reverse("api:job-detail", kwargs={"pk": job_id}, request=self.context.get("request"))
 
 
+@extend_schema_field(OpenApiTypes.INT)
+class OwnersSshKeysField(serializers.PrimaryKeyRelatedField):
+    """Ids of SSH keys of the server's owner (the `server` in the context); any other id is
+    "does not exist", as another tenant's key must be."""
+
+    def get_queryset(self):
+        server = self.context.get("server")
+        return SshKey.objects.owned_by(server.owner_id if server is not None else None)
+
+
 class ServerCreateSerializer(serializers.Serializer):
     owner = serializers.PrimaryKeyRelatedField(
         queryset=get_user_model().objects.filter(is_active=True),
@@ -91,9 +111,9 @@ class ServerCreateSerializer(serializers.Serializer):
     hostname = serializers.CharField(
         max_length=253, validators=[RegexValidator(HOSTNAME_RE, "Enter a valid hostname.")]
     )
-    cpu_cores = _count("Virtual CPU cores.")
-    memory_mib = _count("Memory in MiB.")
-    disk_gib = _count("Boot disk size in GiB (at least the template's).")
+    cpu_cores = _count("Virtual CPU cores.", unit=" core")
+    memory_mib = _count("Memory in MiB.", min_value=services.MIN_MEMORY_MIB, unit=" MiB")
+    disk_gib = _count("Boot disk size in GiB (at least the template's).", unit=" GiB")
     password = serializers.CharField(
         write_only=True,
         required=False,
@@ -108,6 +128,12 @@ class ServerCreateSerializer(serializers.Serializer):
         max_length=16384,
         help_text="Authorized SSH public keys, one a line.",
     )
+    ssh_key_ids = serializers.PrimaryKeyRelatedField(
+        many=True,
+        required=False,
+        queryset=SshKey.objects.all(),
+        help_text="Ids of the owner's saved SSH keys to install too.",
+    )
     vmid = serializers.IntegerField(
         required=False,
         min_value=100,
@@ -115,11 +141,22 @@ class ServerCreateSerializer(serializers.Serializer):
         help_text="Choose the PVE VMID; by default PVE's next free one.",
     )
 
+    def validate(self, attrs):
+        keys = attrs.pop("ssh_key_ids", [])
+        if any(key.owner_id != attrs["owner"].pk for key in keys):
+            raise serializers.ValidationError(
+                {"ssh_key_ids": ["Only the owner's keys can be used."]}
+            )
+        attrs["ssh_keys"] = "\n".join(filter(None, [attrs.get("ssh_keys"), ssh_keys_text(keys)]))
+        return attrs
+
 
 class ResizeSerializer(serializers.Serializer):
-    cpu_cores = _count("New number of CPU cores.", required=False)
-    memory_mib = _count("New memory in MiB.", required=False)
-    disk_gib = _count("New boot disk size in GiB; disks only grow.", required=False)
+    cpu_cores = _count("New number of CPU cores.", required=False, unit=" core")
+    memory_mib = _count(
+        "New memory in MiB.", required=False, min_value=services.MIN_MEMORY_MIB, unit=" MiB"
+    )
+    disk_gib = _count("New boot disk size in GiB; disks only grow.", required=False, unit=" GiB")
 
     def validate(self, attrs):
         if not attrs:
@@ -147,6 +184,11 @@ class RebuildSerializer(serializers.Serializer):
         allow_blank=True,
         max_length=128,
         style={"input_type": "password"},
+    )
+    ssh_keys = serializers.ListField(
+        child=OwnersSshKeysField(),
+        required=False,
+        help_text="Ids of the owner's SSH keys (see /api/v1/ssh-keys/) to install for root.",
     )
 
 

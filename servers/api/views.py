@@ -21,6 +21,7 @@ from panel.api.serializers import JobSerializer
 from panel.api.views import PanelViewSetMixin
 from panel.models import Job
 from panel.outcomes import api_accepted
+from panel.services import ssh_keys_text
 from servers import services
 from servers.api.serializers import (
     PlanSerializer,
@@ -193,12 +194,16 @@ class ServerViewSet(
     @action(detail=True, methods=["post"])
     def rebuild(self, request, pk=None):
         server = self.get_object()
-        data = self._validated(request)
+        context = {**self.get_serializer_context(), "server": server}  # whose keys may be used
+        serializer = RebuildSerializer(data=request.data, context=context)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
         job = services.server_rebuild(
             server=server,
             user=request.user,
             template=data["template"],
             password=data.get("password", ""),
+            ssh_keys=ssh_keys_text(data.get("ssh_keys", [])),
         )
         return api_accepted(job, request)
 

@@ -31,6 +31,20 @@
     showProblem("The panel cannot be reached right now; progress shown here may be out of date.");
   });
 
+  // "Another job is running" is only true while that job runs: its panel's last poll fires
+  // job-finished, and the message goes (the user may try again now).
+  document.addEventListener("job-finished", function () {
+    document.querySelectorAll("[data-gone-when-job-ends]").forEach(function (element) {
+      element.remove();
+    });
+  });
+
+  // A plain form that destroys something asks first (without JavaScript it just submits).
+  document.addEventListener("submit", function (event) {
+    var question = event.target.getAttribute && event.target.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) event.preventDefault();
+  });
+
   document.addEventListener("htmx:afterRequest", function (event) {
     if (event.detail.successful) clearProblem();
   });

@@ -346,3 +346,16 @@ def test_connection_refused_is_safe_to_repeat():
     with pytest.raises(PveTransientError) as exc:
         client.vm_clone("pve1", 9000, newid=101)
     assert exc.value.maybe_executed is False
+
+
+def test_reads_such_as_task_polls_log_at_debug_and_writes_at_info(pve, client, caplog):
+    caplog.set_level(logging.DEBUG, logger="proxmox.client")
+    pve.get(API + f"/nodes/pve1/tasks/{UPID}/status", json={"data": {"status": "running"}})
+    pve.post(API + "/nodes/pve1/qemu/100/status/start", json={"data": UPID})
+
+    client.task_status("pve1", UPID)
+    client.request("POST", "/nodes/pve1/qemu/100/status/start")
+
+    poll, write = caplog.records
+    assert (poll.levelno, "GET" in poll.getMessage()) == (logging.DEBUG, True)
+    assert (write.levelno, "POST" in write.getMessage()) == (logging.INFO, True)

@@ -9,6 +9,7 @@ simulator's self-signed certificate, exactly as staff would register a real PVE 
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -30,6 +31,8 @@ class Command(BaseCommand):
         parser.add_argument("--sim-nodes", type=int, default=3, help="PVE nodes to simulate.")
 
     def handle(self, *args, addr, sim_port, sim_nodes, **options):
+        self._check_free(addr, what="web server")
+        self._check_free(f"127.0.0.1:{sim_port}", what="PVE simulator")
         var_dir = Path(settings.VAR_DIR)
         var_dir.mkdir(exist_ok=True)
         info_file = var_dir / "pvesim-info.json"
@@ -95,6 +98,24 @@ class Command(BaseCommand):
             pass
         finally:
             stop_all()
+
+    def _check_free(self, addr: str, *, what: str) -> None:
+        """Refuse a busy port before anything starts, saying how to choose another; otherwise a
+        child dies with a bare `Address already in use` after the others have started."""
+        host, _, port = addr.rpartition(":")
+        host = host.strip("[]") or "127.0.0.1"
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, int(port)))
+            except OSError as exc:
+                raise CommandError(
+                    f"The {what} cannot listen on {host}:{port} ({exc.strerror}): another program "
+                    "uses that port. Choose free ports, e.g.\n"
+                    "  make run ADDR=127.0.0.1:8001 SIM_PORT=8007\n"
+                    "  (or: python manage.py rundemo --addr 127.0.0.1:8001 --sim-port 8007)"
+                ) from exc
 
     def _wait_for_info(self, info_file: Path, simulator: subprocess.Popen) -> dict:
         deadline = time.monotonic() + 30
