@@ -68,7 +68,7 @@ class JobAdmin(admin.ModelAdmin):
         ("Input", {"fields": ("params_display",)}),
         ("Steps", {"fields": ("steps_display",)}),
         ("PVE", {"fields": ("upid", "upid_node", "task_log_display")}),
-        ("Outcome", {"fields": ("error", "result_display", "traceback_display")}),
+        ("Outcome", {"fields": ("error", "customer_error", "result_display", "traceback_display")}),
         ("Times", {"fields": ("created_at", "started_at", "finished_at", "heartbeat_at")}),
     )
     # Every field shown is read-only: a job is history, changed only by the engine.

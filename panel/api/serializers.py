@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 from django.conf import settings
@@ -16,10 +15,8 @@ from panel.models import Job, SshKey
 _SECRET_PARAM_MARKERS = ("password", "secret", "token")
 
 
-# What PVE calls things, never shown to customers: UPIDs carry the token id and the node.
-_UPID_RE = re.compile(r"UPID:[^\s]+")
-# Staff-only fields: a customer's representation leaves them out.
-STAFF_ONLY_JOB_FIELDS = ("upid", "upid_node")
+# Staff-only fields: a customer's representation leaves them out (the task log is PVE's text).
+STAFF_ONLY_JOB_FIELDS = ("upid", "upid_node", "task_log")
 
 
 class JobStepSerializer(serializers.Serializer):
@@ -69,20 +66,6 @@ def _is_staff(context) -> bool:
     return bool(getattr(getattr(request, "user", None), "is_staff", False))
 
 
-def customer_text(text: str, job: Job) -> str:
-    """PVE's text with what customers must not read replaced: UPIDs and node names."""
-    if not text:
-        return text
-    text = _UPID_RE.sub("[task]", text)
-    names = {job.upid_node}
-    server = job.server if job.server_id else None
-    if server is not None:
-        names.add(server.node.pve_node)
-    for name in sorted(filter(None, names), key=len, reverse=True):
-        text = re.sub(rf"\b{re.escape(name)}\b", "[host]", text)
-    return text
-
-
 class JobSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField(help_text="Poll this URL for progress.")
     steps = serializers.SerializerMethodField(
@@ -94,6 +77,12 @@ class JobSerializer(serializers.ModelSerializer):
     )
     upid_node = serializers.CharField(
         required=False, help_text="Staff only: the PVE node that task ran on."
+    )
+    task_log = serializers.CharField(
+        required=False, help_text="Staff only: the tail of the PVE task log last followed."
+    )
+    error = serializers.CharField(
+        help_text="Why the job failed: a plain sentence for customers; staff get PVE's own text."
     )
     params = serializers.SerializerMethodField(
         help_text="What was asked for (secrets are never shown)."
@@ -134,8 +123,8 @@ class JobSerializer(serializers.ModelSerializer):
         if not _is_staff(self.context):
             for field in STAFF_ONLY_JOB_FIELDS:
                 data.pop(field, None)
-            data["error"] = customer_text(data.get("error") or "", job)
-            data["task_log"] = customer_text(data.get("task_log") or "", job)
+            # PVE's text is for staff; customers read the sentence chosen when the job failed.
+            data["error"] = job.customer_error
         return data
 
     @extend_schema_field(StaffJobStepSerializer(many=True))

@@ -27,6 +27,7 @@ def pve_job(server_a):
         upid=UPID,
         upid_node="pve1",
         error=f"Grow the disk: task {UPID} on pve1 failed: lvextend: no space",
+        customer_error="The resize did not complete: the host does not have enough free storage.",
         task_log=f"resizing on pve1\n{UPID} ended",
         steps=[
             {
@@ -61,14 +62,17 @@ def test_a_customer_sees_no_upid_and_no_node_name(client_a, pve_job):
             "note": "",
         }
     ]
-    assert "lvextend: no space" in body["error"]
+    # PVE's text is staff's: the customer reads the plain sentence chosen when the job failed.
+    assert body["error"] == pve_job.customer_error
+    assert "task_log" not in body
 
 
 def test_staff_see_the_upids_and_nodes(staff_client, pve_job):
     body = staff_client.get(f"/api/v1/jobs/{pve_job.pk}/").json()
     assert (body["upid"], body["upid_node"]) == (UPID, "pve1")
     assert (body["steps"][0]["upid"], body["steps"][0]["upid_node"]) == (UPID, "pve1")
-    assert "on pve1 failed" in body["error"]
+    assert "on pve1 failed" in body["error"] and "lvextend: no space" in body["error"]
+    assert body["task_log"] == pve_job.task_log
 
 
 def _login(client, **extra):
