@@ -60,7 +60,9 @@ def test_a_failed_resize_is_retried_and_succeeds(
     assert drive_size_bytes(config["scsi0"]) == 40 * GIB and int(config["memory"]) == 4096
     assert pve_sim.calls[RESIZE_PUT] == 2  # the failed attempt and the retry, nothing more
     server.refresh_from_db()
-    assert (server.memory_mib, server.disk_gib, server.status) == (4096, 40, ServerStatus.RUNNING)
+    # The running VM keeps the memory for its next start (PVE holds it pending).
+    assert (server.memory_mib, server.pending_memory_mib) == (2048, 4096)
+    assert (server.disk_gib, server.status) == (40, ServerStatus.RUNNING)
     failed.refresh_from_db()
     assert failed.state == JobState.FAILED and failed.result["retried_as"] == str(retried.pk)
     audit = AuditEntry.objects.get(action="job_retried")
