@@ -83,8 +83,12 @@ class Server(models.Model):
     disk_gib = models.PositiveIntegerField(default=0)
     # What PVE holds for the VM's next start: a change a running VM could not take live (PVE
     # keeps it pending). ``cpu_cores``/``memory_mib`` are what it runs with; null: nothing waits.
-    pending_cpu_cores = models.PositiveIntegerField(null=True, blank=True)
-    pending_memory_mib = models.PositiveIntegerField(null=True, blank=True)
+    pending_cpu_cores = models.PositiveIntegerField(
+        null=True, blank=True, help_text="CPU cores PVE keeps for the VM's next start."
+    )
+    pending_memory_mib = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Memory (MiB) PVE keeps for the VM's next start."
+    )
     status = models.CharField(
         max_length=20, choices=ServerStatus.choices, default=ServerStatus.PROVISIONING
     )

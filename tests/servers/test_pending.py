@@ -63,8 +63,8 @@ def test_resize_of_a_running_server_records_what_runs_and_what_is_pending(
     assert "take effect at the next restart" in job.result["summary"]
     client.force_login(customer)
     page = client.get(reverse("servers:detail", args=[server.pk])).content.decode()
-    assert "2 GiB now, <strong>4 GiB</strong> after the next restart" in page
-    assert "2 vCPU now, <strong>4 vCPU</strong> after the next restart" in page
+    assert '2 GiB now<span class="spec-pending">, 4 GiB after the next restart' in page
+    assert '2 vCPU now<span class="spec-pending">, 4 vCPU after the next restart' in page
     assert "Restart to apply" in page
     job_page = client.get(reverse("job-detail", args=[job.pk])).content.decode()
     assert "take effect at the next restart" in job_page
