@@ -149,6 +149,7 @@ def step_configure(run: StepRun, *, new_vm: bool = False) -> None:
         wanted["tags"] = marker_tags(config)
         wanted["description"] = marker_description(c.server, config.get("description", ""))
     held = read_pending(c.client, c.pve_node, c.vmid)
+    memory_before = memory_mib(held.current)
     asked = {**wanted, **_cloudinit_params(c, new_vm=new_vm)}
     update = {
         k: v for k, v in asked.items() if k == "cipassword" or _differs(held.next_start, k, v)
@@ -170,9 +171,10 @@ def step_configure(run: StepRun, *, new_vm: bool = False) -> None:
     _forget_password(c)
     held = read_pending(c.client, c.pve_node, c.vmid)
     if "memory" in update and held.hotplugs("memory") and "memory" not in held.pending_keys():
-        # PVE's memory hotplug adds whole DIMMs: it holds what they add up to (3000 -> 3072).
+        # PVE's memory hotplug adds or removes whole DIMMs: it holds what they add up to (3000
+        # -> 3072), never the size it had before (that would be a write that did not happen).
         live = memory_mib(held.current)
-        if live != wanted["memory"]:
+        if live not in (wanted["memory"], memory_before):
             job_set_result(job=c.job, memory_rounded={"asked": wanted["memory"], "held": live})
             wanted["memory"] = live
     wrong = {

@@ -223,3 +223,19 @@ def test_a_config_write_answered_ambiguously_before_pve_applied_it_is_sent_again
     )
     assert pve_sim.calls[CONFIG_PUT] == 2
     assert sizes(server) == (2, 2048, 4, None)
+
+
+@pytest.mark.parametrize(("kind", "puts"), [("502", 2), ("502_after", 1)])
+def test_an_ambiguous_memory_hotplug_is_read_back_not_mistaken_for_rounding(
+    celery_worker_process, pve_sim, server_factory, customer, kind, puts
+):
+    server = server_factory(vm_config=HOTPLUG)
+    pve_sim.knobs.fail_next_calls(kind, 1, endpoint=CONFIG_PUT)
+    job = succeeded(
+        services.server_resize(server=server, user=customer, memory_mib=3000),
+        celery_worker_process,
+    )
+    assert pve_sim.calls[CONFIG_PUT] == puts
+    assert runs_with(pve_sim, server.vmid) == (2, 3072)
+    assert sizes(server) == (2, 3072, None, None)
+    assert job.result["memory_rounded"] == {"asked": 3000, "held": 3072}
