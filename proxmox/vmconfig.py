@@ -1,5 +1,7 @@
 """Reading a VM's PVE config (GET /nodes/{node}/qemu/{vmid}/config): its boot disk, its memory,
-its cores, as every caller (template sync, guest listing, the server steps) reads them."""
+its cores, as every caller (template sync, guest listing, the server steps) reads them; and
+``GET .../pending`` (``pending_config``): what a VM runs with apart from what waits for its next
+start (PVE's plain GET config has the pending values applied)."""
 
 from __future__ import annotations
 
@@ -79,3 +81,52 @@ def vm_specs(config: dict) -> VmSpecs:
         disk_bytes=size_bytes,
         boot_disk=key,
     )
+
+
+@dataclass(frozen=True)
+class PendingConfig:
+    """A VM's config as ``GET .../pending`` gives it: ``current`` is what the VM runs with,
+    ``next_start`` what it will run with after its next start (pending values in, pending
+    removals out). On a stopped VM, or once nothing waits, the two are equal."""
+
+    current: dict
+    next_start: dict
+
+    @property
+    def running(self) -> VmSpecs:
+        return vm_specs(self.current)
+
+    @property
+    def after_restart(self) -> VmSpecs:
+        return vm_specs(self.next_start)
+
+    def pending_keys(self) -> set[str]:
+        """The options that change at the next start."""
+        keys = set(self.current) | set(self.next_start)
+        return {k for k in keys if str(self.current.get(k)) != str(self.next_start.get(k))}
+
+    def hotplugs(self, feature: str) -> bool:
+        """Whether the VM's *current* ``hotplug`` option lets ``feature`` (``memory``, ``cpu``)
+        change live; PVE's default is ``network,disk,usb``, ``0`` none, ``1`` the default."""
+        value = str(self.current.get("hotplug", "1"))
+        if value == "1":
+            value = "network,disk,usb"
+        return feature in re.split(r"[,;\s]+", value)
+
+
+def pending_config(items: list[dict]) -> PendingConfig:
+    """The ``[{"key", "value"?, "pending"?, "delete"?}]`` list of ``GET .../pending`` as the two
+    configs it describes."""
+    current: dict = {}
+    next_start: dict = {}
+    for item in items:
+        key = item["key"]
+        if "value" in item:
+            current[key] = item["value"]
+        if item.get("delete"):
+            continue
+        if "pending" in item:
+            next_start[key] = item["pending"]
+        elif "value" in item:
+            next_start[key] = item["value"]
+    return PendingConfig(current=current, next_start=next_start)

@@ -71,6 +71,8 @@ PVE_OWNED_FIELDS = (
     "cpu_cores",
     "memory_mib",
     "disk_gib",
+    "pending_cpu_cores",
+    "pending_memory_mib",
     "status",
     "status_reason",
     "is_suspended",
@@ -122,6 +124,7 @@ class ServerAdmin(admin.ModelAdmin):
                     "template",
                     "hostname",
                     ("cpu_cores", "memory_mib", "disk_gib"),
+                    ("pending_cpu_cores", "pending_memory_mib"),
                     "status",
                     "status_reason",
                     "is_suspended",
@@ -205,7 +208,15 @@ class ServerAdmin(admin.ModelAdmin):
     def specs(self, server: Server) -> str:
         if not server.cpu_cores:
             return "—"  # nothing confirmed by PVE yet: the ordered specs are on the create job
-        return f"{server.cpu_cores} cores, {server.memory_mib} MiB, {server.disk_gib} GiB"
+        specs = f"{server.cpu_cores} cores, {server.memory_mib} MiB, {server.disk_gib} GiB"
+        pending = server.pending_changes
+        if pending:
+            waits = ", ".join(
+                f"{value} cores" if field == "cpu_cores" else f"{value} MiB"
+                for field, value in pending.items()
+            )
+            specs += f" ({waits} at the next restart)"
+        return specs
 
     @admin.display(description="recent jobs")
     def jobs(self, server: Server):

@@ -12,7 +12,7 @@ from panel.forms import SshKeyChoiceField
 from panel.models import SshKey
 from panel.services import ssh_keys_text
 from panel.templatetags.panel_ui import mib
-from servers.models import Plan, PowerAction, Server
+from servers.models import Plan, PowerAction, Server, ServerStatus
 
 # Actions that interrupt what the guest is doing: confirmed before they are sent.
 POWER_CONFIRMATIONS = {
@@ -38,6 +38,10 @@ def add_service_errors(form: forms.Form, error: ValidationError) -> None:
             form.add_error(None, message)
 
 
+def _after_restart(pending: int | None, *, unit: str = "") -> str:
+    return f", {pending}{unit} after the next restart" if pending is not None else ""
+
+
 class ResizeForm(forms.Form):
     cpu_cores = forms.IntegerField(
         label="CPU cores", min_value=1, widget=forms.NumberInput(attrs={"inputmode": "numeric"})
@@ -50,17 +54,26 @@ class ResizeForm(forms.Form):
     disk_gib = forms.IntegerField(
         label="Disk (GiB)", min_value=1, widget=forms.NumberInput(attrs={"inputmode": "numeric"})
     )
+    restart = forms.BooleanField(
+        label="Restart now to apply",
+        required=False,
+        help_text="A running server takes most CPU and memory changes at its next restart. "
+        "Tick this to restart it at the end of the resize; it is briefly unavailable.",
+    )
 
     def __init__(self, *args, server: Server, **kwargs):
+        # What the server will have after its next start: a change still pending is shown as made.
         kwargs.setdefault(
             "initial",
             {
-                "cpu_cores": server.cpu_cores,
-                "memory_mib": server.memory_mib,
+                "cpu_cores": server.after_restart("cpu_cores"),
+                "memory_mib": server.after_restart("memory_mib"),
                 "disk_gib": server.disk_gib,
             },
         )
         super().__init__(*args, **kwargs)
+        if server.status != ServerStatus.RUNNING:
+            del self.fields["restart"]  # a stopped server takes every change at once
         self.server = server
         plan = server.plan
         fields = self.fields
@@ -71,11 +84,13 @@ class ResizeForm(forms.Form):
         # PVE disks only grow: the browser refuses a smaller number, the service explains why.
         fields["disk_gib"].widget.attrs["min"] = max(server.disk_gib, 1)
         fields["disk_gib"].widget.attrs["max"] = plan.max_disk_gib
-        fields[
-            "cpu_cores"
-        ].help_text = f"Now {server.cpu_cores}; your plan allows up to {plan.max_cpu_cores}."
+        fields["cpu_cores"].help_text = (
+            f"Now {server.cpu_cores}{_after_restart(server.pending_cpu_cores)}; "
+            f"your plan allows up to {plan.max_cpu_cores}."
+        )
         fields["memory_mib"].help_text = (
-            f"Now {server.memory_mib} MiB ({mib(server.memory_mib)}); "
+            f"Now {server.memory_mib} MiB ({mib(server.memory_mib)})"
+            f"{_after_restart(server.pending_memory_mib, unit=' MiB')}; "
             f"up to {plan.max_memory_mib} MiB ({mib(plan.max_memory_mib)}). 1 GiB = 1024 MiB."
         )
         fields[
@@ -90,12 +105,13 @@ class ResizeForm(forms.Form):
         return [(size, mib(size)) for size in MEMORY_CHOICES_MIB if size <= limit]
 
     def changes(self) -> dict[str, int]:
-        """Only the values that differ from the server's: what the service should change (the
-        service itself refuses an empty change, with the server's current values in the message)."""
+        """Only the sizes that differ from what the server will have after its next start: what
+        the service should change (it refuses an empty change, with the values in the message)."""
         return {
-            name: value
-            for name, value in self.cleaned_data.items()
-            if value is not None and value != getattr(self.server, name)
+            name: self.cleaned_data[name]
+            for name in ("cpu_cores", "memory_mib", "disk_gib")
+            if self.cleaned_data.get(name) is not None
+            and self.cleaned_data[name] != self.server.after_restart(name)
         }
 
 

@@ -70,6 +70,11 @@ def _asks_cpu_or_memory(params) -> bool:
     return "cpu_cores" in params or "memory_mib" in params
 
 
+def _restarts_to_apply(params) -> bool:
+    """A resize asked to restart a running server so CPU and memory PVE keeps pending apply."""
+    return bool(params.get("restart")) and _asks_cpu_or_memory(params)
+
+
 def _asks_disk(params) -> bool:
     return "disk_gib" in params
 
@@ -122,6 +127,15 @@ RESIZE_JOB = JobDefinition(
             "configure", "Set CPU and memory", CONFIGURE, step_configure, when=_asks_cpu_or_memory
         ),
         StepDef("resize_disk", "Grow the disk", RESIZE, step_resize_disk, when=_asks_disk),
+        # Skipped when the VM is stopped or took every change live.
+        StepDef(
+            "restart",
+            "Restart so the new CPU and memory apply",
+            REBOOT,
+            step_apply,
+            kwargs={"pending_only": True},
+            when=_restarts_to_apply,
+        ),
         StepDef(
             "finish",
             "Read back what PVE holds",

@@ -81,6 +81,14 @@ class Server(models.Model):
     cpu_cores = models.PositiveIntegerField(default=0)
     memory_mib = models.PositiveIntegerField(default=0)
     disk_gib = models.PositiveIntegerField(default=0)
+    # What PVE holds for the VM's next start: a change a running VM could not take live (PVE
+    # keeps it pending). ``cpu_cores``/``memory_mib`` are what it runs with; null: nothing waits.
+    pending_cpu_cores = models.PositiveIntegerField(
+        null=True, blank=True, help_text="CPU cores PVE keeps for the VM's next start."
+    )
+    pending_memory_mib = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Memory (MiB) PVE keeps for the VM's next start."
+    )
     status = models.CharField(
         max_length=20, choices=ServerStatus.choices, default=ServerStatus.PROVISIONING
     )
@@ -99,3 +107,14 @@ class Server(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def pending_changes(self) -> dict[str, int]:
+        """The sizes that change at the next (re)start, by their field names."""
+        pending = {"cpu_cores": self.pending_cpu_cores, "memory_mib": self.pending_memory_mib}
+        return {field: value for field, value in pending.items() if value is not None}
+
+    def after_restart(self, field: str) -> int:
+        """``cpu_cores``/``memory_mib``/``disk_gib`` as the server will have it after its next
+        start: the pending value if one waits, else what it runs with."""
+        return self.pending_changes.get(field, getattr(self, field))

@@ -410,9 +410,13 @@ def server_resize(
     memory_mib: int | None = None,
     disk_gib: int | None = None,
     beyond_plan: bool = False,
+    restart: bool = False,
 ) -> Job:
     """Change cores/memory and/or grow the disk. The disk only grows; nothing changed is refused.
-    ``beyond_plan``: staff may go beyond the plan's limits (recorded as their override)."""
+
+    ``beyond_plan``: staff may go beyond the plan's limits (recorded as their override). A running
+    VM keeps a CPU or memory change it cannot take live pending until its next start;
+    ``restart`` reboots it at the end of the job so the change applies now."""
     _check_actionable(server=server, user=user)
     errors: dict[str, list[str]] = {}
     override = _limits_override(user, beyond_plan, errors)
@@ -428,16 +432,15 @@ def server_resize(
         errors.setdefault("disk_gib", []).append(message)
         specs.pop("disk_gib")
     _raise(errors)
-    changes = {field: value for field, value in specs.items() if value != getattr(server, field)}
+    # Compared with what the server gets at its next start: asking for what is already pending
+    # changes nothing, asking for what it runs with cancels a pending change.
+    changes = {
+        field: value for field, value in specs.items() if value != server.after_restart(field)
+    }
+    if not changes and restart and server.pending_changes:
+        return server_power(server=server, user=user, action=PowerAction.REBOOT)
     if not changes:
-        raise ValidationError(
-            {
-                NON_FIELD_ERRORS: [
-                    f"Nothing to change: the server already has {server.cpu_cores} cores, "
-                    f"{server.memory_mib} MiB of memory and a {server.disk_gib} GiB disk."
-                ]
-            }
-        )
+        raise ValidationError({NON_FIELD_ERRORS: [_nothing_to_change(server)]})
     # The job's steps follow from the params: only what changes is configured or grown.
     params = {
         **changes,
@@ -447,6 +450,7 @@ def server_resize(
             "disk_gib": server.disk_gib,
         },
         **override,
+        **({"restart": True} if restart else {}),
     }
     return _record(
         kind=JobKind.RESIZE,
@@ -455,6 +459,17 @@ def server_resize(
         params=params,
         status=ServerStatus.RESIZING,
     )
+
+
+def _nothing_to_change(server: Server) -> str:
+    cores, memory = server.after_restart("cpu_cores"), server.after_restart("memory_mib")
+    message = (
+        f"Nothing to change: the server already has {cores} cores, {memory} MiB of memory "
+        f"and a {server.disk_gib} GiB disk"
+    )
+    if server.pending_changes:
+        return message + " after its next restart. Restart it to apply them."
+    return message + "."
 
 
 def server_power(*, server: Server, user, action: str) -> Job:
@@ -493,8 +508,9 @@ def server_rebuild(
     params = {
         "template_id": template.pk,
         "template_vmid": template.vmid,
-        "cpu_cores": server.cpu_cores,
-        "memory_mib": server.memory_mib,
+        # What the customer last asked for: a change still pending is built in.
+        "cpu_cores": server.after_restart("cpu_cores"),
+        "memory_mib": server.after_restart("memory_mib"),
         "disk_gib": server.disk_gib,
         "vmid_chosen": True,
         "ssh_keys": ssh_keys,
@@ -712,7 +728,7 @@ def server_resize_retry(*, job: Job, user) -> Job:
     server = _failed_job_server(job)
     params = job.params or {}
     specs = {f: params[f] for f in ("cpu_cores", "memory_mib", "disk_gib") if f in params}
-    return server_resize(server=server, user=user, **specs)
+    return server_resize(server=server, user=user, restart=bool(params.get("restart")), **specs)
 
 
 def server_power_retry(*, job: Job, user) -> Job:

@@ -78,10 +78,15 @@ def _power_buttons(server: Server) -> list[dict]:
 
 def _status_context(server: Server, active_job: Job | None) -> dict:
     busy = not server.is_suspended and (active_job is not None or server.status in BUSY_STATUSES)
+    power_buttons = [] if busy else _power_buttons(server)
     return {
         "server": server,
         "ordered": server_ordered_specs(server=server),
-        "power_buttons": [] if busy else _power_buttons(server),
+        "power_buttons": power_buttons,
+        # A reboot applies what PVE keeps for the next start (the page offers it as such).
+        "restart_button": next(
+            (b for b in power_buttons if b["action"] == PowerAction.REBOOT), None
+        ),
         "busy": busy,
     }
 
@@ -226,7 +231,7 @@ def server_resize(request: HttpRequest, pk: int) -> HttpResponse:
         form=form,
         form_name="resize_form",
         start=lambda data: services.server_resize(
-            server=server, user=request.user, **form.changes()
+            server=server, user=request.user, restart=data.get("restart", False), **form.changes()
         ),
         message="Resize started.",
     )

@@ -45,6 +45,17 @@ class PlanSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class PendingSpecsSerializer(serializers.Serializer):
+    """What PVE keeps for the VM's next start (null: nothing waits)."""
+
+    cpu_cores = serializers.IntegerField(
+        source="pending_cpu_cores", allow_null=True, read_only=True
+    )
+    memory_mib = serializers.IntegerField(
+        source="pending_memory_mib", allow_null=True, read_only=True
+    )
+
+
 class ServerSerializer(serializers.ModelSerializer):
     owner = serializers.PrimaryKeyRelatedField(read_only=True)
     owner_username = serializers.CharField(source="owner.username", read_only=True)
@@ -52,6 +63,13 @@ class ServerSerializer(serializers.ModelSerializer):
     node_name = serializers.CharField(source="node.name", read_only=True)
     active_job = serializers.SerializerMethodField(
         help_text="URL of the job running on this server, if any; poll it."
+    )
+    pending = PendingSpecsSerializer(
+        source="*",
+        read_only=True,
+        help_text="CPU cores and memory that take effect at the next restart (a running VM keeps "
+        "what it cannot take live pending); cpu_cores and memory_mib are what it runs with now. "
+        "A `reboot` power action applies them.",
     )
 
     class Meta:
@@ -72,6 +90,7 @@ class ServerSerializer(serializers.ModelSerializer):
             "cpu_cores",
             "memory_mib",
             "disk_gib",
+            "pending",
             "status",
             "status_reason",
             "is_suspended",
@@ -157,9 +176,15 @@ class ResizeSerializer(serializers.Serializer):
         "New memory in MiB.", required=False, min_value=services.MIN_MEMORY_MIB, unit=" MiB"
     )
     disk_gib = _count("New boot disk size in GiB; disks only grow.", required=False, unit=" GiB")
+    restart = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Restart a running server at the end of the resize, so CPU and memory changes "
+        "it cannot take live apply now instead of at its next restart.",
+    )
 
     def validate(self, attrs):
-        if not attrs:
+        if not {"cpu_cores", "memory_mib", "disk_gib"} & set(attrs):
             raise serializers.ValidationError(
                 "Give at least one of cpu_cores, memory_mib, disk_gib."
             )

@@ -11,9 +11,12 @@ which arguments and in which Celery task, is declared in ``servers.jobs``.
 * ``context``   -- ``Ctx`` (issue_and_wait, on_lock, unlocked_config, ...), ``pve_step``, the
   per-node cap on heavy tasks;
 * ``marker``    -- the panel's ownership marker on a VM;
+* ``held``      -- what PVE holds for the VM (``GET .../pending``): what runs, what waits for
+  its next start;
 * ``lifecycle`` -- the steps that change the VM (clone, configure, resize_disk, start, stop, power,
   set_password, apply, destroy) and remove_record;
-* ``readback``  -- finish and sync (store what PVE holds), and ``server_after_failure``.
+* ``readback``  -- finish and sync (store what PVE holds, running and pending), and
+  ``server_after_failure``.
 
 No database transaction is open while PVE is called: the Job's own writes (``panel.jobs``) and the
 server's row updates here are each a single short statement or transaction.

@@ -7,13 +7,16 @@ it; none asks which kind of job it runs in.
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 from django.conf import settings
 from django.db import transaction
 
 from nodes.models import Template
 from panel.crypto import decrypt
-from panel.jobs import StepRun
+from panel.jobs import StepRun, job_set_result
 from panel.models import Job
+from proxmox.errors import PveOutcomeUnknown, PveValidationError
 from proxmox.units import GIB
 from proxmox.vmconfig import memory_mib
 from servers.models import Server, ServerStatus
@@ -25,7 +28,9 @@ from servers.steps.context import (
     step_context,
     take_heavy_slot,
 )
+from servers.steps.held import pending_sizes, read_pending
 from servers.steps.marker import has_marker, marker_description, marker_tags
+from servers.steps.readback import asked_memory_mib
 
 CLOUDINIT_USER_DEFAULT = "root"
 
@@ -108,32 +113,78 @@ def _forget_password(c: Ctx) -> None:
         Job.objects.filter(pk=c.job.pk).update(params=c.params)
 
 
+def _differs(config: dict, key: str, value) -> bool:
+    """Whether ``config`` (what PVE holds for the next start) has another ``key`` than ``value``."""
+    if key == "memory":
+        return memory_mib(config) != int(value)
+    if key == "sshkeys":  # PVE keeps them URI-encoded
+        return unquote(str(config.get(key) or "")).strip() != str(value).strip()
+    return str(config.get(key)) != str(value)
+
+
+def _hotplug_refusals(exc: PveValidationError) -> dict[str, str]:
+    """A PUT answered 400 only because a running VM could not hotplug some options: PVE wrote
+    every option and keeps those pending. Empty if anything else was refused."""
+    refused = {k: str(v) for k, v in exc.errors.items() if "hotplug problem" in str(v)}
+    return refused if refused and len(refused) == len(exc.errors) else {}
+
+
 @pve_step
 def step_configure(run: StepRun, *, new_vm: bool = False) -> None:
     """Set the cores and memory the job asks for; a ``new_vm`` (fresh from a template) also gets
-    its name, the panel's marker and its cloud-init user, network and keys."""
+    its name, the panel's marker and its cloud-init user, network and keys.
+
+    Only what PVE does not hold yet (running or pending) is written, so running the step again
+    (after an ambiguous answer, a redelivery) sends nothing twice. A running VM keeps what it
+    cannot hotplug pending until its next start; that is held, not a failure."""
     c = step_context(run)
     config = c.require_marker(c.unlocked_config(), doing="configure it")
     wanted: dict = {}
     if "cpu_cores" in c.params:
         wanted["cores"] = int(c.params["cpu_cores"])
     if "memory_mib" in c.params:
-        wanted["memory"] = int(c.params["memory_mib"])
+        wanted["memory"] = asked_memory_mib(c.job)
     if new_vm:
         wanted["name"] = c.server.hostname
         wanted["tags"] = marker_tags(config)
         wanted["description"] = marker_description(c.server, config.get("description", ""))
-    update = {**wanted, **_cloudinit_params(c, new_vm=new_vm)}
-    # Synchronous PUT: PVE has applied it when the call returns; a lock is retried.
-    c.on_lock(lambda: c.client.vm_config_update(c.pve_node, c.vmid, **update))
-    _forget_password(c)
-    config = c.client.vm_config(c.pve_node, c.vmid)
-    wrong = {
-        key: (config.get(key), value)
-        for key, value in wanted.items()
-        if (key in ("cores", "name") and str(config.get(key)) != str(value))
-        or (key == "memory" and memory_mib(config) != int(value))
+    held = read_pending(c.client, c.pve_node, c.vmid)
+    memory_before = memory_mib(held.current)
+    asked = {**wanted, **_cloudinit_params(c, new_vm=new_vm)}
+    update = {
+        k: v for k, v in asked.items() if k == "cipassword" or _differs(held.next_start, k, v)
     }
+    if not update:
+        c.skip("PVE already holds these values")
+        return
+    unknown: PveOutcomeUnknown | None = None
+    try:
+        # Synchronous PUT: PVE has written it when the call returns; a lock is retried.
+        c.on_lock(lambda: c.client.vm_config_update(c.pve_node, c.vmid, **update))
+    except PveValidationError as exc:
+        refused = _hotplug_refusals(exc)
+        if not refused:
+            raise
+        c.run.save_step(note="kept pending: " + "; ".join(f"{k}: {v}" for k, v in refused.items()))
+    except PveOutcomeUnknown as exc:
+        unknown = exc  # PVE may have written it: what it holds decides
+    _forget_password(c)
+    held = read_pending(c.client, c.pve_node, c.vmid)
+    if "memory" in update and held.hotplugs("memory") and "memory" not in held.pending_keys():
+        # PVE's memory hotplug adds or removes whole DIMMs: it holds what they add up to (3000
+        # -> 3072), never the size it had before (that would be a write that did not happen).
+        live = memory_mib(held.current)
+        if live not in (wanted["memory"], memory_before):
+            job_set_result(job=c.job, memory_rounded={"asked": wanted["memory"], "held": live})
+            wanted["memory"] = live
+    wrong = {
+        key: (held.next_start.get(key), value)
+        for key, value in wanted.items()
+        if _differs(held.next_start, key, value)
+    }
+    if wrong and unknown is not None:
+        # Not written (or not all): the step runs again later, bounded, and writes what is missing.
+        raise unknown
     if wrong:
         raise StepError(
             "PVE does not hold what was configured: "
@@ -282,10 +333,16 @@ def step_set_password(run: StepRun) -> None:
 
 
 @pve_step
-def step_apply(run: StepRun) -> None:
-    """Reboot a running VM so cloud-init applies the new settings; a stopped one applies at boot."""
+def step_apply(run: StepRun, *, pending_only: bool = False) -> None:
+    """Reboot a running VM so what waits for its next start applies (PVE's reboot is a shutdown
+    and a start); a stopped one applies it at its next start. ``pending_only``: only when PVE
+    keeps a CPU or memory change pending (a resize the VM took live needs no restart)."""
     c = step_context(run)
-    if not run.upid and c.power_state() != "running":
-        c.skip("stopped: cloud-init applies it at the next start")
-        return
+    if not run.upid:
+        if c.power_state() != "running":
+            c.skip("stopped: it applies at the next start")
+            return
+        if pending_only and not pending_sizes(read_pending(c.client, c.pve_node, c.vmid)):
+            c.skip("nothing waits for a restart")
+            return
     c.issue_and_wait(lambda: c.client.vm_power(c.pve_node, c.vmid, "reboot"), timeout_key="power")

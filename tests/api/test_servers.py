@@ -146,6 +146,25 @@ def test_resize_answers_202_with_job_and_location(client_a, server_a, no_pve_cal
     assert polled.json()["id"] == str(job.pk)
 
 
+def test_retrieve_shows_what_waits_for_the_next_restart(client_a, server_a):
+    assert client_a.get(url(server_a)).json()["pending"] == {"cpu_cores": None, "memory_mib": None}
+    Server.objects.filter(pk=server_a.pk).update(pending_memory_mib=4096)
+    body = client_a.get(url(server_a)).json()
+    assert body["memory_mib"] == 2048  # what it runs with
+    assert body["pending"] == {"cpu_cores": None, "memory_mib": 4096}
+
+
+def test_resize_with_restart_adds_a_restart_step(client_a, server_a, no_pve_calls):
+    response = client_a.post(
+        url(server_a, "resize"), {"cpu_cores": 4, "restart": True}, format="json"
+    )
+    job = assert_accepted(response, kind=JobKind.RESIZE, server=server_a)
+    assert job.params["restart"] is True
+    assert [s["name"] for s in job.steps] == ["configure", "restart", "finish"]
+    only_restart = client_a.post(url(server_a, "resize"), {"restart": True}, format="json")
+    assert only_restart.status_code == 400
+
+
 def test_resize_shrinking_disk_is_400_with_field_message(client_a, server_a):
     response = client_a.post(url(server_a, "resize"), {"disk_gib": 10}, format="json")
     assert response.status_code == 400

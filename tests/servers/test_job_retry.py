@@ -60,7 +60,9 @@ def test_a_failed_resize_is_retried_and_succeeds(
     assert drive_size_bytes(config["scsi0"]) == 40 * GIB and int(config["memory"]) == 4096
     assert pve_sim.calls[RESIZE_PUT] == 2  # the failed attempt and the retry, nothing more
     server.refresh_from_db()
-    assert (server.memory_mib, server.disk_gib, server.status) == (4096, 40, ServerStatus.RUNNING)
+    # The running VM keeps the memory for its next start (PVE holds it pending).
+    assert (server.memory_mib, server.pending_memory_mib) == (2048, 4096)
+    assert (server.disk_gib, server.status) == (40, ServerStatus.RUNNING)
     failed.refresh_from_db()
     assert failed.state == JobState.FAILED and failed.result["retried_as"] == str(retried.pk)
     audit = AuditEntry.objects.get(action="job_retried")
@@ -98,12 +100,13 @@ def test_a_failed_create_is_retried_by_a_create_that_skips_what_pve_holds(
     steps = {s["name"]: s["state"] for s in retried.steps}
     assert steps == {
         "clone": "skipped",
-        "configure": "done",
+        "configure": "skipped",  # PVE holds every value; the password went in the first time
         "resize_disk": "skipped",
         "start": "done",
         "finish": "done",
     }
     assert pve_sim.calls[CLONE_POST] == 1 and pve_sim.calls[RESIZE_PUT] == 1
+    assert pve_sim.calls["PUT /nodes/{node}/qemu/{vmid}/config"] == 1  # nothing written twice
     assert pve_sim.vm(server.vmid).status == "running"
     assert pve_sim.vm(server.vmid).merged_config().get("cipassword")  # set by the first attempt
     server.refresh_from_db()

@@ -71,8 +71,11 @@ def test_create_clones_configures_resizes_and_starts(
 
 
 def test_resize_changes_cores_memory_and_grows_the_disk(
-    celery_worker_process, pve_sim, server, customer
+    celery_worker_process, pve_sim, server_factory, customer
 ):
+    # A stopped VM takes every change at once; a running one keeps cores and memory pending
+    # until its next start (tests/servers/test_pending.py).
+    server = server_factory(running=False)
     job = services.server_resize(
         server=server, user=customer, cpu_cores=4, memory_mib=4096, disk_gib=40
     )
@@ -82,7 +85,7 @@ def test_resize_changes_cores_memory_and_grows_the_disk(
     assert disk_gib_on_sim(pve_sim, server.vmid) == 40
     server.refresh_from_db()
     assert (server.cpu_cores, server.memory_mib, server.disk_gib) == (4, 4096, 40)
-    assert server.status == ServerStatus.RUNNING
+    assert server.status == ServerStatus.STOPPED
     assert pve_sim.calls["PUT /nodes/{node}/qemu/{vmid}/resize"] == 1
 
 

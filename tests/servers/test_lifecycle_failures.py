@@ -91,11 +91,12 @@ def test_a_failed_pve_task_fails_the_job_with_pves_message(
     assert "PveTaskFailed" in job.traceback
     steps = {s["name"]: s["state"] for s in job.steps}
     assert steps == {"configure": "done", "resize_disk": "failed", "finish": "pending"}
-    # Truthful: memory changed on PVE, the disk did not; the row says exactly that.
+    # Truthful: memory changed on PVE (pending: the VM runs), the disk did not; the row says
+    # exactly that.
     config = pve_sim.vm(server.vmid).merged_config()
     assert drive_size_bytes(config["scsi0"]) == 20 * GIB
     server.refresh_from_db()
-    assert (server.memory_mib, server.disk_gib) == (4096, 20)
+    assert (server.memory_mib, server.pending_memory_mib, server.disk_gib) == (2048, 4096, 20)
     assert message in server.status_reason
 
 

@@ -70,6 +70,43 @@ def test_nothing_to_change_is_refused(offline_server, customer):
     assert "Nothing to change" in _errors(info)[NON_FIELD_ERRORS][0]
 
 
+def _with_pending(server: Server, **pending) -> Server:
+    Server.objects.filter(pk=server.pk).update(**pending)
+    server.refresh_from_db()
+    return server
+
+
+def test_asking_for_what_is_already_pending_changes_nothing(offline_server, customer):
+    server = _with_pending(offline_server, pending_cpu_cores=4)
+    with pytest.raises(ValidationError) as info:
+        services.server_resize(server=server, user=customer, cpu_cores=4)
+    message = _errors(info)[NON_FIELD_ERRORS][0]
+    assert message == (
+        "Nothing to change: the server already has 4 cores, 2048 MiB of memory and a 20 GiB "
+        "disk after its next restart. Restart it to apply them."
+    )
+
+
+def test_asking_for_what_it_runs_with_cancels_a_pending_change(offline_server, customer):
+    server = _with_pending(offline_server, pending_cpu_cores=4)
+    job = services.server_resize(server=server, user=customer, cpu_cores=2)
+    assert job.params["cpu_cores"] == 2
+
+
+def test_restart_with_only_a_pending_change_is_a_reboot(offline_server, customer):
+    server = _with_pending(offline_server, pending_memory_mib=4096)
+    job = services.server_resize(server=server, user=customer, memory_mib=4096, restart=True)
+    assert (job.kind, job.params) == (JobKind.POWER, {"action": "reboot"})
+
+
+def test_a_rebuild_keeps_the_sizes_waiting_for_the_next_restart(
+    offline_server, offline_template, customer
+):
+    server = _with_pending(offline_server, pending_cpu_cores=4, pending_memory_mib=4096)
+    job = services.server_rebuild(server=server, user=customer, template=offline_template)
+    assert (job.params["cpu_cores"], job.params["memory_mib"]) == (4, 4096)
+
+
 def test_a_valid_resize_records_one_job_with_only_the_changes(
     offline_server, customer, django_capture_on_commit_callbacks
 ):

@@ -57,6 +57,14 @@ def test_plain_resize_redirects_to_the_detail_page(alice_client, alice_server):
     assert f'id="job-{job.pk}"' in page
 
 
+def test_resize_with_restart_asks_for_the_restart(alice_client, alice_server):
+    response = _resize(alice_client, alice_server, cpu_cores=4, restart="on")
+    assert response.status_code == 302
+    job = Job.objects.get(server=alice_server)
+    assert (job.params["cpu_cores"], job.params["restart"]) == (4, True)
+    assert [s["name"] for s in job.steps] == ["configure", "restart", "finish"]
+
+
 @pytest.mark.parametrize("htmx", [False, True])
 def test_disk_cannot_shrink(alice_client, alice_server, htmx):
     response = _resize(alice_client, alice_server, htmx=htmx, disk_gib=20)

@@ -137,3 +137,28 @@ def test_power_buttons_wait_for_the_running_job(alice_client, alice_server):
     assert "Power actions are available again when the current job ends." in body
     fragment = alice_client.get(reverse("servers:status", args=[alice_server.pk]), **HTMX)
     assert 'name="action"' not in fragment.content.decode()
+
+
+def test_a_pending_change_is_shown_with_a_restart_button(alice_client, alice_server):
+    alice_server.pending_memory_mib = 8192
+    alice_server.save(update_fields=["pending_memory_mib"])
+    body = _detail(alice_client, alice_server)
+    assert '4 GiB now<span class="spec-pending">, 8 GiB after the next restart</span>' in body
+    assert "<dd>2 vCPU</dd>" in body  # nothing waits for the CPU
+    pending = body[body.index('data-testid="pending-changes"') :].split("</div>")[0]
+    assert "take effect at the next restart" in pending
+    button = pending[pending.index('value="reboot"') :].split("</button>")[0]
+    assert "Restart to apply" in button and 'hx-confirm="Reboot web-1 now?' in button
+    # The resize form starts from what the server will have, and offers to restart now.
+    assert 'name="memory_mib" value="8192"' in body
+    assert 'name="restart"' in body
+
+
+def test_no_pending_change_no_restart_offer_and_a_stopped_server_no_restart_box(
+    alice_client, alice_server
+):
+    body = _detail(alice_client, alice_server)
+    assert "after the next restart" not in body and "Restart to apply" not in body
+    alice_server.status = ServerStatus.STOPPED
+    alice_server.save(update_fields=["status"])
+    assert 'name="restart"' not in _detail(alice_client, alice_server)
