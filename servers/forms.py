@@ -137,13 +137,6 @@ class StaffResizeForm(ResizeForm):
             # The browser must not enforce the plan's maximum: staff may go beyond it.
             self.fields[field].widget.attrs.pop("max", None)
 
-    def changes(self) -> dict[str, int]:
-        return {
-            name: value
-            for name, value in self.cleaned_data.items()
-            if name != "beyond_plan" and value is not None and value != getattr(self.server, name)
-        }
-
 
 class PowerForm(forms.Form):
     action = forms.ChoiceField(choices=PowerAction.choices)
