@@ -96,10 +96,15 @@ def test_the_panel_polls_until_the_job_ends(signed_in, web, live_server):
     expect(page.locator("#htmx-problem")).to_be_hidden()
 
     Job.objects.filter(pk=job.pk).update(
-        state=JobState.FAILED, progress=50, error="PVE said no: disk is locked"
+        state=JobState.FAILED,
+        progress=50,
+        error="PVE said no: disk is locked",
+        customer_error="The resize did not complete: the host was busy.",
     )
     expect(panel).to_have_attribute("data-job-state", "failed")
-    expect(panel).to_contain_text("PVE said no: disk is locked")
+    # The customer reads the plain sentence; PVE's text is staff's.
+    expect(panel).to_contain_text("The resize did not complete: the host was busy.")
+    expect(panel).not_to_contain_text("PVE said no")
     expect(page.get_by_test_id("job-state")).to_have_text("Failed")
     expect(page.locator("#server-jobs")).to_contain_text("Failed")
     assert page.evaluate("window.__sameDocument") is True
