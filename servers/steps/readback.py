@@ -14,6 +14,7 @@ from panel.models import Job
 from proxmox.errors import PveError
 from servers.models import Server, ServerStatus
 from servers.steps.context import StepError, pve_step, specs_with_disk, step_context
+from servers.steps.failed_task import failed_step_task_ended
 from servers.steps.marker import has_marker
 
 logger = logging.getLogger(__name__)
@@ -97,6 +98,8 @@ def server_after_failure(job: Job, *, half_built: bool = False) -> None:
     """After a failed job: store what PVE really holds, with the reason; ``error`` if unknowable.
     ``half_built`` (a failed create or rebuild): the VM is not a usable server, so ``error`` with
     the sizes PVE holds."""
+    if not failed_step_task_ended(job):
+        return
     server = Server.objects.select_related("node").filter(pk=job.server_id).first()
     if server is None:
         return
