@@ -21,7 +21,7 @@ class NodeAdmin(admin.ModelAdmin):
     )
     list_filter = ("is_enabled",)
     search_fields = ("name", "pve_node", "api_url")
-    readonly_fields = ("pve_version", "last_checked_at", "created_at")
+    readonly_fields = ("pve_version", "cluster_name", "last_checked_at", "created_at")
     actions = ("test_connection", "sync_templates")
     fieldsets = (
         (None, {"fields": ("name", "api_url", "pve_node", "is_enabled")}),
@@ -40,7 +40,10 @@ class NodeAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        ("Last check", {"fields": ("pve_version", "last_checked_at", "created_at")}),
+        (
+            "Last check",
+            {"fields": ("pve_version", "cluster_name", "last_checked_at", "created_at")},
+        ),
     )
 
     @admin.action(description="Test connection (GET /version)")
