@@ -4,12 +4,12 @@ connection) after PVE carried it out, and a job that fails while PVE's task runs
 
 import pytest
 
-from panel.jobs import jobs_sweep
+from panel.jobs import job_run_task, jobs_sweep
 from panel.models import JobState
 from proxmox.units import GIB, drive_size_bytes
 from servers import services
 from servers.models import Server, ServerStatus
-from servers.steps import has_marker
+from servers.steps import StepError, has_marker, step_context
 from tests.fixtures.data import sim_node, sim_template
 from tests.fixtures.worker import wait_for_job
 
@@ -229,3 +229,24 @@ def test_a_job_whose_task_outlives_every_wait_leaves_the_server_unknown(
     assert server.status == ServerStatus.ERROR
     assert "unknown" in server.status_reason
     assert server.disk_gib == 20  # not written: PVE may yet end at 44
+
+
+@pytest.mark.django_db  # in this process, the job never queued: no worker may run it meanwhile
+def test_a_step_error_while_its_task_runs_stores_what_the_task_left(pve_sim, server, customer):
+    """A step that started a stop fails (StepError) before the stop has ended: the server is
+    written once the stop ended, so it shows stopped, not the running PVE still reported."""
+    pve_sim.knobs.set_task_duration("qmstop", 2.0)
+    job = services.server_power(server=server, user=customer, action="stop")
+
+    def stop_then_fail(run):
+        c = step_context(run)
+        run.record_upid(c.client.vm_power(c.pve_node, c.vmid, "stop"), c.pve_node)
+        raise StepError("something the step did not expect")
+
+    job_run_task(job_id=job.pk, task_name="servers.tasks.power", handlers={"power": stop_then_fail})
+    job.refresh_from_db()
+    assert job.state == JobState.FAILED and "did not expect" in job.error
+    [stop] = tasks_of(pve_sim, "qmstop")
+    assert stop.status == "stopped"
+    server.refresh_from_db()
+    assert server.status == ServerStatus.STOPPED and "did not expect" in server.status_reason
