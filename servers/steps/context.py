@@ -204,15 +204,19 @@ class Ctx:
         recorded on any job. For the server's own VM the newest such task (only this job acts
         on it); for a clone (listed under a template several jobs clone) only an unambiguous one.
         """
-        user, _, token = self.client.token_id.partition("!")
+        token_id = self.client.token_id
         found = [
             task
             for task in self.client.vm_tasks(
-                self.pve_node, lost.vmid, typefilter=lost.type, since=since, userfilter=user
+                self.pve_node,
+                lost.vmid,
+                typefilter=lost.type,
+                since=since,
+                userfilter=token_id.partition("!")[0],
             )
             if task.get("type") == lost.type
             and str(task.get("id")) == str(lost.vmid)
-            and str(task.get("tokenid") or "") == token
+            and _task_token(task) == token_id
             and int(task.get("starttime") or 0) >= since
         ]
         unrecorded = [
@@ -223,6 +227,12 @@ class Ctx:
         if lost.vmid != self.vmid and len(unrecorded) > 1:
             return None
         return unrecorded[0] if unrecorded else None
+
+
+def _task_token(task: dict) -> str:
+    """``user@realm!token`` of a listed task (PVE lists the token apart, as ``tokenid``)."""
+    user = str(task.get("user") or "")
+    return f"{user}!{task['tokenid']}" if task.get("tokenid") else user
 
 
 @dataclass(frozen=True)

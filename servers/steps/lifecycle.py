@@ -66,8 +66,8 @@ def _give_up_vmid(c: Ctx, *, why: str) -> None:
     chose this one."""
     if c.params.get("vmid_chosen"):
         raise StepError(
-            f"VMID {c.vmid} was chosen for this server, but {why}; it is not this server's VM "
-            "and is left alone. Choose another VMID."
+            f"VMID {c.vmid} was chosen for this server, but another VM holds it ({why}); "
+            "that VM is left alone. Choose another VMID."
         )
     c.run.save_step(note=f"VMID {c.vmid} is taken ({why}); allocating another")
     Server.objects.filter(pk=c.server.pk).update(vmid=None)
