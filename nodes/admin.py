@@ -29,7 +29,13 @@ class NodeAdmin(admin.ModelAdmin):
     )
     list_filter = ("is_enabled",)
     search_fields = ("name", "pve_node", "api_url")
-    readonly_fields = ("pve_version", "last_checked_at", "last_check_error", "created_at")
+    readonly_fields = (
+        "pve_version",
+        "cluster_name",
+        "last_checked_at",
+        "last_check_error",
+        "created_at",
+    )
     actions = ("test_connection", "sync_templates")
     fieldsets = (
         (None, {"fields": ("name", "location", "api_url", "pve_node", "is_enabled")}),
@@ -50,7 +56,15 @@ class NodeAdmin(admin.ModelAdmin):
         ),
         (
             "Last check",
-            {"fields": ("last_check_error", "pve_version", "last_checked_at", "created_at")},
+            {
+                "fields": (
+                    "last_check_error",
+                    "pve_version",
+                    "cluster_name",
+                    "last_checked_at",
+                    "created_at",
+                )
+            },
         ),
     )
 

@@ -73,6 +73,11 @@ class Node(models.Model):
         help_text="Clones, restores and backups running at once on this node; more wait in line.",
     )
     is_enabled = models.BooleanField(default=True)
+    # VMIDs are unique across a PVE cluster, so the panel allocates them per cluster. Blank for a
+    # standalone node; read from PVE (GET /cluster/status) when the node is tested, or by the
+    # first clone on it. Until then (cluster_checked_at null) the node may share any cluster.
+    cluster_name = models.CharField(max_length=100, blank=True, editable=False)
+    cluster_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
     pve_version = models.CharField(max_length=50, blank=True, editable=False)
     last_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Why the connection check on the last save failed (and the node was disabled); empty if it

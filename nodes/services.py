@@ -143,6 +143,7 @@ def node_test_connection(*, node: Node, read_timeout_s: float | None = None) -> 
     try:
         info = client.version()
         cluster_nodes = {str(item.get("node")): item for item in client.nodes()}
+        node_record_cluster(node=node, client=client)
     except PveError as exc:
         logger.info("node %s: connection test failed: %s", node.pk, exc)
         raise NodeConnectionError(_explain(node, exc)) from exc
@@ -187,6 +188,21 @@ def node_check_after_save(*, node: Node) -> str:
         node.last_check_error = ""
         node.save(update_fields=["last_check_error"])
     return ""
+
+
+def node_record_cluster(*, node: Node, client: PveClient) -> str:
+    """Read which PVE cluster ``node`` belongs to (``GET /cluster/status``) and store its name on
+    the node; blank for a standalone node. VMIDs are allocated per cluster
+    (``nodes.selectors.nodes_sharing_vmids``). Raises PveError."""
+    cluster = next(
+        (item for item in client.cluster_status() if item.get("type") == "cluster"), None
+    )
+    node.cluster_name = str(cluster.get("name") or "") if cluster else ""
+    node.cluster_checked_at = timezone.now()
+    Node.objects.filter(pk=node.pk).update(
+        cluster_name=node.cluster_name, cluster_checked_at=node.cluster_checked_at
+    )
+    return node.cluster_name
 
 
 def _os_family(name: str, config: dict) -> str:

@@ -170,6 +170,9 @@ PROXMOX_TASK_TIMEOUTS_S = {
     "backup": env.int("PROXMOX_BACKUP_TIMEOUT_S", default=4 * 3600),
     "restore": env.int("PROXMOX_RESTORE_TIMEOUT_S", default=4 * 3600),
 }
+# After a job failed, how long at most to wait for PVE's task of the failed step to end before
+# the server is written (bounded also by that step's own wait above); unknown past it.
+PROXMOX_FAILED_TASK_WAIT_S = env.int("PROXMOX_FAILED_TASK_WAIT_S", default=300)
 # A running job whose heartbeat is older than this is considered orphaned by the sweeper.
 JOB_STALE_AFTER_S = env.int("JOB_STALE_AFTER_S", default=300)
 # How many times the sweeper resumes a job whose worker died before it fails it.

@@ -16,7 +16,9 @@ which arguments and in which Celery task, is declared in ``servers.jobs``.
 * ``lifecycle`` -- the steps that change the VM (clone, configure, resize_disk, start, stop, power,
   set_password, apply, destroy) and remove_record;
 * ``readback``  -- finish and sync (store what PVE holds, running and pending), and
-  ``server_after_failure``.
+  ``server_after_failure``;
+* ``failed_task`` -- after a failed job, wait for PVE's task of the failed step to end before the
+  server is written (``failed_step_task_ended``, called first by ``server_after_failure``).
 
 No database transaction is open while PVE is called: the Job's own writes (``panel.jobs``) and the
 server's row updates here are each a single short statement or transaction.

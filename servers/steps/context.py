@@ -22,7 +22,13 @@ from nodes.services import node_client
 from panel.jobs import JobRetryLater, StepRun
 from panel.models import Job, JobState
 from proxmox.client import PveClient
-from proxmox.errors import PveError, PveLockError, PveNotFoundError, PveTransientError
+from proxmox.errors import (
+    PveError,
+    PveLockError,
+    PveNotFoundError,
+    PveOutcomeUnknown,
+    PveTransientError,
+)
 from proxmox.upid import parse_upid
 from proxmox.vmconfig import DISK_KEYS, VmSpecs, vm_specs
 from proxmox.waiting import retry_on_lock, wait_for_task, wait_until_unlocked
@@ -34,6 +40,9 @@ logger = logging.getLogger(__name__)
 HEAVY_STEPS = ("clone", "restore", "backup")
 MAX_TRANSIENT_RETRIES = 5
 TASK_LOG_LINES = 50  # the tail of a PVE task log kept on the Job (its end says why)
+# Looking for the task of a lost answer starts this long before the call: PVE's clock (task
+# start times) and ours may differ a little. Tasks already recorded on a job are never taken.
+LOST_TASK_CLOCK_MARGIN_S = 30
 
 
 class StepError(Exception):
@@ -131,21 +140,33 @@ class Ctx:
             )
         return config
 
-    def issue_and_wait(self, issue, *, timeout_key: str):
+    def issue_and_wait(
+        self, issue, *, timeout_key: str, task_type: str, task_vmid: int | None = None
+    ):
         """Issue a PVE operation once and follow its task to the end.
 
         A UPID already recorded on the step is waited on instead of issuing again. A lock error
         (in the HTTP call or as the task's exit status) forgets the UPID and issues again, until
         the lock-retry deadline; every operation passed here is absolute, so repeating is safe.
+
+        An ambiguous answer (``PveOutcomeUnknown``: a bare 5xx, a dropped connection) may come
+        after PVE started the task: it is looked for (``task_type``, listed under ``task_vmid``,
+        the server's VM unless given: a clone's task carries the template's) and, found, recorded
+        and followed as if PVE had answered. Not found, the error goes up: ``pve_step`` runs the
+        step again later, which reads PVE back before acting (the disk size, the power state, the
+        VM and its marker) and issues again only what is not applied.
         """
+        lost = LostTask(type=task_type, vmid=self.vmid if task_vmid is None else int(task_vmid))
 
         def attempt():
-            upid = self.run.upid
+            upid = self.run.upid or self._issue(issue, lost)
             if not upid:
-                upid = issue()
-                if not upid:
-                    return None  # PVE finished inside the HTTP call (older PVE, delays)
+                return None  # PVE finished inside the HTTP call (older PVE, delays)
+            if not self.run.upid:
                 self.run.record_upid(upid, self.pve_node)
+                if self.run.step.get("answer_lost_since") is not None:
+                    # Resolved: a later lock retry issues anew, it does not look again.
+                    self.run.save_step(answer_lost_since=None)
             try:
                 return self.wait(upid, timeout_key=timeout_key)
             except PveError as exc:
@@ -154,6 +175,73 @@ class Ctx:
                 raise
 
         return self.on_lock(attempt)
+
+    def _issue(self, issue, lost: LostTask) -> str | None:
+        since = self.run.step.get("answer_lost_since")
+        if since is not None:
+            # An earlier answer was lost: its task may have started since we last looked.
+            upid = self.find_lost_task(lost, since=since)
+            if upid:
+                return upid
+        started = time.time()
+        try:
+            return issue()
+        except PveOutcomeUnknown as exc:
+            if since is None:
+                since = int(started) - LOST_TASK_CLOCK_MARGIN_S
+            self.run.save_step(
+                answer_lost_since=since, note=f"PVE's answer was lost ({exc}); reading PVE back"
+            )
+            upid = self.find_lost_task(lost, since=since)
+            if upid is None:
+                raise
+            logger.info("job %s: found the task of a lost answer: %s", self.job.pk, upid)
+            return upid
+
+    def find_lost_task(self, lost: LostTask, *, since: int) -> str | None:
+        """The UPID of the task a write whose answer was lost started, if PVE lists one: of that
+        type, under that VMID, started by our token since ``since`` (PVE's clock), and not yet
+        recorded on any job. For the server's own VM the newest such task (only this job acts
+        on it); for a clone (listed under a template several jobs clone) only an unambiguous one.
+        """
+        token_id = self.client.token_id
+        found = [
+            task
+            for task in self.client.vm_tasks(
+                self.pve_node,
+                lost.vmid,
+                typefilter=lost.type,
+                since=since,
+                userfilter=token_id.partition("!")[0],
+            )
+            if task.get("type") == lost.type
+            and str(task.get("id")) == str(lost.vmid)
+            and _task_token(task) == token_id
+            and int(task.get("starttime") or 0) >= since
+        ]
+        unrecorded = [
+            task["upid"]
+            for task in found
+            if not Job.objects.filter(steps__icontains=task["upid"]).exists()
+        ]
+        if lost.vmid != self.vmid and len(unrecorded) > 1:
+            return None
+        return unrecorded[0] if unrecorded else None
+
+
+def _task_token(task: dict) -> str:
+    """``user@realm!token`` of a listed task (PVE lists the token apart, as ``tokenid``)."""
+    user = str(task.get("user") or "")
+    return f"{user}!{task['tokenid']}" if task.get("tokenid") else user
+
+
+@dataclass(frozen=True)
+class LostTask:
+    """How to find the task of a write whose answer was lost: its type (``qmclone``, ``resize``,
+    ``qmstart``...) and the VMID PVE lists it under."""
+
+    type: str
+    vmid: int
 
 
 def specs_with_disk(config: dict) -> VmSpecs:

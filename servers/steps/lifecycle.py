@@ -7,16 +7,25 @@ it; none asks which kind of job it runs in.
 
 from __future__ import annotations
 
+import random
 from urllib.parse import unquote
 
 from django.conf import settings
 from django.db import transaction
 
 from nodes.models import Template
+from nodes.selectors import nodes_sharing_vmids
+from nodes.services import node_record_cluster
 from panel.crypto import decrypt
 from panel.jobs import StepRun, job_set_result
 from panel.models import Job
-from proxmox.errors import PveOutcomeUnknown, PveValidationError
+from proxmox.errors import (
+    PveAlreadyExistsError,
+    PveNotFoundError,
+    PveOutcomeUnknown,
+    PveTransientError,
+    PveValidationError,
+)
 from proxmox.units import GIB
 from proxmox.vmconfig import memory_mib
 from servers.models import Server, ServerStatus
@@ -35,23 +44,58 @@ from servers.steps.readback import asked_memory_mib
 CLOUDINIT_USER_DEFAULT = "root"
 
 
+# How many VMIDs a clone tries when PVE answers that the one it got is taken (/cluster/nextid
+# reserves nothing: another client may take the same id between our question and our clone).
+MAX_VMID_ATTEMPTS = 5
+
+
 def _allocate_vmid(c: Ctx) -> int:
-    """The VMID for a new VM: the chosen one, or PVE's next free one not claimed by a server."""
+    """The VMID for a new VM: the chosen one, or PVE's next free one that no server or template
+    of the node's cluster holds in the panel (a VMID is unique across a PVE cluster). The nodes
+    of the cluster are locked while choosing, so two creates never take the same id."""
     if c.server.vmid is not None:
         return c.server.vmid
+    if c.node.cluster_checked_at is None:
+        node_record_cluster(node=c.node, client=c.client)
     candidate = c.client.next_vmid()
-    for _ in range(50):
-        if not Server.objects.filter(node=c.node, vmid=candidate).exists():
-            updated = Server.objects.filter(pk=c.server.pk, vmid__isnull=True).update(
-                vmid=candidate
-            )
-            if updated:
-                c.server.vmid = candidate
-                return candidate
-            c.server.refresh_from_db(fields=["vmid"])
-            return c.server.vmid
-        candidate += 1
-    raise StepError("Could not find a free VMID.")
+    with transaction.atomic():
+        nodes = list(nodes_sharing_vmids(node=c.node).select_for_update().order_by("pk"))
+        taken = set(
+            Server.objects.filter(node__in=nodes, vmid__isnull=False).values_list("vmid", flat=True)
+        ) | set(Template.objects.filter(node__in=nodes).values_list("vmid", flat=True))
+        while candidate in taken:
+            candidate += 1
+        Server.objects.filter(pk=c.server.pk, vmid__isnull=True).update(vmid=candidate)
+    c.server.refresh_from_db(fields=["vmid"])
+    return c.server.vmid
+
+
+def _give_up_vmid(c: Ctx, *, why: str) -> None:
+    """Another VM holds the server's VMID: leave it alone and allocate another id, unless staff
+    chose this one."""
+    if c.params.get("vmid_chosen"):
+        raise StepError(
+            f"VMID {c.vmid} was chosen for this server, but another VM holds it ({why}); "
+            "that VM is left alone. Choose another VMID."
+        )
+    c.run.save_step(note=f"VMID {c.vmid} is taken ({why}); allocating another")
+    Server.objects.filter(pk=c.server.pk).update(vmid=None)
+    c.server.vmid = None
+
+
+def _our_clone_at_vmid(c: Ctx) -> bool | None:
+    """What the server's VMID holds on its node: True our clone, False another VM, None nothing.
+    A VM still locked (a clone writes its marker last) is read once its lock is gone: it may be
+    our own clone, issued before a crash or answered ambiguously."""
+    config = c.config_or_none()
+    if config is not None and config.get("lock"):
+        try:
+            config = c.unlocked_config()
+        except PveNotFoundError:
+            config = None  # the clone failed and PVE removed its temporary config
+    if config is None:
+        return None
+    return has_marker(config, c.server)
 
 
 @pve_step
@@ -61,22 +105,6 @@ def step_clone(run: StepRun) -> None:
     if template is None:
         raise StepError("The template is gone.")
     take_heavy_slot(job=c.job, node=c.node)
-    if not run.upid:
-        _allocate_vmid(c)
-        config = c.config_or_none()
-        if config is not None:
-            if has_marker(config, c.server):
-                c.unlocked_config()  # a clone issued before a crash: let it finish
-                c.skip(f"VM {c.vmid} already cloned")
-                return
-            if c.params.get("vmid_chosen"):
-                raise StepError(
-                    f"VM {c.vmid} already exists on {c.pve_node} and is not this server's."
-                )
-            # Someone else took PVE's next free VMID between our question and our clone.
-            Server.objects.filter(pk=c.server.pk).update(vmid=None)
-            c.server.vmid = None
-            _allocate_vmid(c)
 
     def issue():
         return c.client.vm_clone(
@@ -89,8 +117,38 @@ def step_clone(run: StepRun) -> None:
             description=marker_description(c.server),
         )
 
-    c.issue_and_wait(issue, timeout_key="clone")
-    c.unlocked_config()
+    for attempt in range(MAX_VMID_ATTEMPTS):
+        if not run.upid:
+            _allocate_vmid(c)
+            ours = _our_clone_at_vmid(c)
+            if ours:
+                c.skip(f"VM {c.vmid} already cloned")  # a clone issued before a crash
+                return
+            if ours is False:
+                _give_up_vmid(c, why=f"VM {c.vmid} on {c.pve_node} is not this server's")
+                continue
+        try:
+            c.issue_and_wait(
+                issue, timeout_key="clone", task_type="qmclone", task_vmid=template.vmid
+            )
+        except PveAlreadyExistsError as exc:
+            if exc.vmid_taken != c.vmid:
+                raise
+            run.forget_upid()
+            if _our_clone_at_vmid(c):
+                c.skip(f"VM {c.vmid} already cloned")
+                return
+            _give_up_vmid(c, why=f"PVE answered: {exc.message}")
+            c.sleep(random.uniform(0.2, 0.5) * 2**attempt)
+            continue
+        if not _our_clone_at_vmid(c):
+            # The task followed after a lost answer was another clone of the template.
+            run.forget_upid()
+            raise PveTransientError(f"no VM {c.vmid} of this server after the clone task")
+        return
+    raise StepError(
+        f"PVE refused {MAX_VMID_ATTEMPTS} VMIDs in a row as taken by other VMs; try again."
+    )
 
 
 def _cloudinit_params(c: Ctx, *, new_vm: bool) -> dict:
@@ -210,6 +268,7 @@ def step_resize_disk(run: StepRun) -> None:
     c.issue_and_wait(
         lambda: c.client.vm_resize(c.pve_node, c.vmid, disk=disk, size=target_gib),
         timeout_key="resize",
+        task_type="resize",
     )
     specs = specs_with_disk(c.client.vm_config(c.pve_node, c.vmid))
     if specs.disk_bytes != target_gib * GIB:
@@ -225,16 +284,21 @@ def step_start(run: StepRun) -> None:
     if not run.upid and c.power_state() == "running":
         c.skip("already running")
         return
-    c.issue_and_wait(lambda: c.client.vm_power(c.pve_node, c.vmid, "start"), timeout_key="power")
+    _power(c, "start")
+
+
+def _power(c: Ctx, action: str, **params) -> None:
+    """Issue a power action and follow its task (PVE's task type is ``qm<action>``)."""
+    c.issue_and_wait(
+        lambda: c.client.vm_power(c.pve_node, c.vmid, action, **params),
+        timeout_key="power",
+        task_type=f"qm{action}",
+    )
 
 
 def _shutdown(c: Ctx) -> None:
     # PVE falls back to a hard stop itself after `timeout` when forceStop is set.
-    timeout = max(10, int(c.timeout("power")) - 30)
-    c.issue_and_wait(
-        lambda: c.client.vm_power(c.pve_node, c.vmid, "shutdown", timeout=timeout, forceStop=1),
-        timeout_key="power",
-    )
+    _power(c, "shutdown", timeout=max(10, int(c.timeout("power")) - 30), forceStop=1)
 
 
 def _never_confirmed(c: Ctx, config: dict | None) -> bool:
@@ -266,7 +330,7 @@ def step_stop(run: StepRun, *, graceful: bool = False, absent_ok: bool = False) 
     if graceful:
         _shutdown(c)
     else:
-        c.issue_and_wait(lambda: c.client.vm_power(c.pve_node, c.vmid, "stop"), timeout_key="power")
+        _power(c, "stop")
 
 
 @pve_step
@@ -286,6 +350,7 @@ def step_destroy(run: StepRun, *, absent_ok: bool = False) -> None:
     c.issue_and_wait(
         lambda: c.client.vm_delete(c.pve_node, c.vmid, purge=True, destroy_unreferenced_disks=True),
         timeout_key="delete",
+        task_type="qmdestroy",
     )
 
 
@@ -319,7 +384,7 @@ def step_power(run: StepRun) -> None:
     if action == "shutdown":
         _shutdown(c)
         return
-    c.issue_and_wait(lambda: c.client.vm_power(c.pve_node, c.vmid, action), timeout_key="power")
+    _power(c, action)
 
 
 @pve_step
@@ -345,4 +410,4 @@ def step_apply(run: StepRun, *, pending_only: bool = False) -> None:
         if pending_only and not pending_sizes(read_pending(c.client, c.pve_node, c.vmid)):
             c.skip("nothing waits for a restart")
             return
-    c.issue_and_wait(lambda: c.client.vm_power(c.pve_node, c.vmid, "reboot"), timeout_key="power")
+    _power(c, "reboot")

@@ -16,6 +16,7 @@ from panel.templatetags.panel_ui import mib
 from proxmox.errors import PveError
 from servers.models import Server, ServerStatus
 from servers.steps.context import StepError, pve_step, step_context
+from servers.steps.failed_task import failed_step_task_ended
 from servers.steps.held import PENDING_FIELDS, Held, read_held
 from servers.steps.marker import has_marker
 
@@ -151,6 +152,8 @@ def server_after_failure(job: Job, *, half_built: bool = False) -> None:
     """After a failed job: store what PVE really holds, with the reason; ``error`` if unknowable.
     ``half_built`` (a failed create or rebuild): the VM is not a usable server, so ``error`` with
     the sizes PVE holds."""
+    if not failed_step_task_ended(job):
+        return
     server = Server.objects.select_related("node").filter(pk=job.server_id).first()
     if server is None:
         return

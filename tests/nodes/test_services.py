@@ -97,6 +97,36 @@ def test_connection_test_stores_and_returns_the_pve_version(pve_sim):
     assert node.last_checked_at is not None
 
 
+def test_connection_test_records_the_nodes_pve_cluster(pve_sim):
+    """VMIDs are allocated per cluster: the test reads which cluster the node is in."""
+    node = register(pve_sim)
+    assert node.cluster_checked_at is None
+
+    node_test_connection(node=node)
+
+    node.refresh_from_db()
+    assert node.cluster_name == pve_sim.state.cluster_name != ""
+    assert node.cluster_checked_at is not None
+
+
+def test_a_standalone_node_is_its_own_cluster(pve_sim):
+    from nodes.selectors import nodes_sharing_vmids
+
+    with pve_sim.state.lock:
+        second = pve_sim.state.nodes.pop("pve2")  # the simulator alone: a standalone node
+    try:
+        node = register(pve_sim)
+        node_test_connection(node=node)
+    finally:
+        with pve_sim.state.lock:
+            pve_sim.state.nodes["pve2"] = second
+    node.refresh_from_db()
+    assert node.cluster_name == "" and node.cluster_checked_at is not None
+    elsewhere = register(pve_sim, name="other standalone", pve_node="pve2")
+    Node.objects.filter(pk=elsewhere.pk).update(cluster_checked_at=node.cluster_checked_at)
+    assert list(nodes_sharing_vmids(node=node)) == [node]
+
+
 def test_connection_test_with_a_wrong_token_says_authentication_failed(pve_sim):
     node = register(pve_sim, token_secret="00000000-0000-4000-8000-000000000000")
 
