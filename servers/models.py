@@ -114,6 +114,18 @@ class Server(models.Model):
         pending = {"cpu_cores": self.pending_cpu_cores, "memory_mib": self.pending_memory_mib}
         return {field: value for field, value in pending.items() if value is not None}
 
+    @property
+    def customer_status_reason(self) -> str:
+        """What a customer reads beside the status: ``status_reason`` holds PVE's text and our
+        reasons for staff (nodes, VMIDs, storages), so customers get a plain sentence, and only
+        when the server is in error (a failed job's own sentence is on the job)."""
+        if self.status != ServerStatus.ERROR:
+            return ""
+        return (
+            "Something went wrong with this server and our staff can see what happened. "
+            "Please contact support."
+        )
+
     def after_restart(self, field: str) -> int:
         """``cpu_cores``/``memory_mib``/``disk_gib`` as the server will have it after its next
         start: the pending value if one waits, else what it runs with."""

@@ -56,11 +56,24 @@ class PendingSpecsSerializer(serializers.Serializer):
     )
 
 
+STAFF_ONLY_SERVER_FIELDS = ("node", "node_name")
+
+
 class ServerSerializer(serializers.ModelSerializer):
     owner = serializers.PrimaryKeyRelatedField(read_only=True)
     owner_username = serializers.CharField(source="owner.username", read_only=True)
     plan_name = serializers.CharField(source="plan.name", read_only=True)
-    node_name = serializers.CharField(source="node.name", read_only=True)
+    # Declared not read-only (so not required in the schema): customers never get them.
+    node_name = serializers.CharField(source="node.name", required=False, help_text="Staff only.")
+    node = serializers.IntegerField(source="node_id", required=False, help_text="Staff only.")
+    location = serializers.CharField(
+        source="node.location", read_only=True, help_text="Where the server runs (e.g. a city)."
+    )
+    status_reason = serializers.CharField(
+        read_only=True,
+        help_text="Why the server is in its status: a plain sentence for customers; staff get "
+        "PVE's text and the panel's reason.",
+    )
     active_job = serializers.SerializerMethodField(
         help_text="URL of the job running on this server, if any; poll it."
     )
@@ -85,6 +98,7 @@ class ServerSerializer(serializers.ModelSerializer):
             "plan_name",
             "node",
             "node_name",
+            "location",
             "template",
             "vmid",
             "cpu_cores",
@@ -99,6 +113,16 @@ class ServerSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+    def to_representation(self, server: Server) -> dict:
+        data = super().to_representation(server)
+        request = self.context.get("request")
+        if not getattr(getattr(request, "user", None), "is_staff", False):
+            # Customers never see node names or PVE's text (house rule).
+            for field in STAFF_ONLY_SERVER_FIELDS:
+                data.pop(field, None)
+            data["status_reason"] = server.customer_status_reason
+        return data
 
     @extend_schema_field(serializers.URLField(allow_null=True))
     def get_active_job(self, server: Server) -> str | None:

@@ -116,9 +116,23 @@ def test_retrieve_shows_specs_but_no_secrets(client_a, server_a):
     assert body["id"] == server_a.pk
     assert (body["cpu_cores"], body["memory_mib"], body["disk_gib"]) == (2, 2048, 20)
     assert body["status"] == "running"
-    assert body["node_name"] == "Frankfurt 1"
+    # Customers read where it runs, never the node's name (staff do).
+    assert body["location"] == "Frankfurt 1"
+    assert "node_name" not in body and "node" not in body
     assert body["active_job"] is None
     assert "token_secret" not in str(body)
+
+
+def test_customers_read_a_plain_status_reason_and_staff_pves_text(client_a, staff_client, server_a):
+    reason = "Resize failed: Grow the disk: VM 101 does not exist on pve1."
+    Server.objects.filter(pk=server_a.pk).update(status="error", status_reason=reason)
+    body = client_a.get(url(server_a)).json()
+    assert body["status"] == "error"
+    assert body["status_reason"].startswith("Something went wrong with this server")
+    assert "pve1" not in str(body) and "VM 101" not in str(body)
+    staff = staff_client.get(url(server_a)).json()
+    assert staff["status_reason"] == reason
+    assert staff["node_name"] == server_a.node.name
 
 
 def test_status_and_specs_are_not_writable(client_a, server_a):

@@ -47,3 +47,19 @@ def test_a_customers_caption_says_your_servers(alice_client, alice_server):
     body = alice_client.get(reverse("servers:list")).content.decode()
     assert "Your servers" in body.split("<caption")[1].split("</caption>")[0]
     assert "col-owner" not in body
+
+
+def test_customers_read_a_plain_sentence_for_a_server_in_error(
+    alice_client, client, staff_user, alice_server
+):
+    """``status_reason`` holds PVE's text and node names: staff's, never a customer's."""
+    reason = "Rebuild failed: Clone the template: VM 101 does not exist on pve-fra-1."
+    type(alice_server).objects.filter(pk=alice_server.pk).update(
+        status="error", status_reason=reason
+    )
+    page = alice_client.get(reverse("servers:detail", args=[alice_server.pk])).content.decode()
+    assert "Something went wrong with this server" in page
+    assert "pve-fra-1" not in page and "does not exist" not in page
+    client.force_login(staff_user)
+    page = client.get(reverse("servers:detail", args=[alice_server.pk])).content.decode()
+    assert "VM 101 does not exist on pve-fra-1." in page
