@@ -59,7 +59,7 @@ def _wave(seed: str, at: int, resolution: int) -> float:
     rng = random.Random(f"{seed}:{resolution}:{at}")
     phase = (zlib.crc32(seed.encode()) % 1000) / 1000 * 2 * math.pi
     daily = 0.5 + 0.35 * math.sin(2 * math.pi * at / DAY_S + phase)
-    return min(1.0, max(0.0, daily + rng.uniform(-0.15, 0.15)))
+    return min(1.0, max(0.0, daily + rng.uniform(-0.06, 0.06)))
 
 
 def _peak(value: float, cf: str, resolution: int) -> float:

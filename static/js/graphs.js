@@ -26,6 +26,13 @@
     return String(Math.round(value * 100) / 100);
   }
 
+  // Tick steps in binary units (1 KiB/s, 2 KiB/s, 512 MiB, 1 GiB...) rather than uPlot's
+  // decimal ones, so an axis reads 512 MiB, not 488.3 MiB.
+  var BINARY_STEPS = [];
+  [1, 1024, 1048576, 1073741824].forEach(function (scale) {
+    [1, 2, 4, 8, 16, 32, 64, 128, 256, 512].forEach(function (n) { BINARY_STEPS.push(n * scale); });
+  });
+
   function plotOptions(chart, width) {
     var series = [{}];
     chart.series.forEach(function (s, index) {
@@ -54,8 +61,9 @@
       axes: [
         {},
         {
-          label: chart.unit,
-          size: 72,
+          // Each tick carries its unit (the chart's caption names it too).
+          size: 84,
+          incrs: chart.unit === "bytes/s" || chart.unit === "MiB" ? BINARY_STEPS : undefined,
           values: function (u, splits) { return splits.map(function (v) { return tick(v, chart.unit); }); },
         },
       ],
