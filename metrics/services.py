@@ -61,7 +61,7 @@ class GraphSubject:
 
 @dataclass
 class Graph:
-    state: str  # ready | loading | unavailable
+    state: str  # ready | loading | unavailable | empty (no VM yet)
     charts: tuple[Chart, ...]
     data: dict = field(default_factory=dict)  # graph_from_rows' result when ready
     fetched_at: datetime | None = None
@@ -78,6 +78,8 @@ def _subject_of_server(server: Server) -> GraphSubject:
 
 def server_graph(*, server: Server, timeframe: str) -> Graph:
     """The server's graph for ``timeframe`` from the cache; queues a refresh when needed."""
+    if server.vmid is None:  # no VM on PVE yet (its clone has not started): nothing to ask
+        return Graph(state="empty", charts=VM_CHARTS)
     return _graph(_subject_of_server(server), timeframe)
 
 

@@ -147,3 +147,11 @@ def test_many_page_views_cost_one_pve_call_per_lifetime(
     # Counted for this VM: a refresh an earlier test queued may reach the worker meanwhile.
     path = f"GET /nodes/{server.node.pve_node}/qemu/{server.vmid}/rrddata"
     assert pve_sim.calls_by_path[path] == 1
+
+
+@pytest.mark.django_db
+def test_a_server_without_a_vm_yet_has_no_graphs_and_asks_nothing(alice, server, pve_sim):
+    type(server).objects.filter(pk=server.pk).update(vmid=None)
+    body = alice.get(graphs_url(server), **HTMX).content.decode()
+    assert "No usage to show yet" in body
+    assert not cache.get(services._lock_key(services.GraphSubject("vm", server.node_id), "hour"))
