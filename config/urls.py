@@ -8,6 +8,7 @@ from panel.api.schema import DocsRateThrottle
 DOCS = {"throttle_classes": [DocsRateThrottle]}
 
 urlpatterns = [
+    path("", include("metrics.urls")),  # first: its staff page lives under admin/
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(**DOCS), name="api-schema"),
     path(

@@ -333,6 +333,14 @@ class PveClient:
     def vm_status(self, node: str, vmid: int) -> dict:
         return self.get(f"{self._vm(node, vmid)}/status/current")
 
+    def vm_rrddata(self, node: str, vmid: int, *, timeframe: str, cf: str | None = None) -> list:
+        """The VM's RRD rows (``time`` plus each source PVE holds a value for; absent when not)."""
+        return self.get(f"{self._vm(node, vmid)}/rrddata", timeframe=timeframe, cf=cf)
+
+    def node_rrddata(self, node: str, *, timeframe: str, cf: str | None = None) -> list:
+        """The node's RRD rows, like ``vm_rrddata`` (``decade`` too)."""
+        return self.get(f"/nodes/{_segment(node)}/rrddata", timeframe=timeframe, cf=cf)
+
     def vm_power(self, node: str, vmid: int, action: str, **params) -> str:
         if action not in POWER_ACTIONS:
             raise ValueError(f"unknown power action {action!r}; one of {', '.join(POWER_ACTIONS)}")

@@ -64,6 +64,7 @@ class PveSimulator:
         self.rng = random.Random(seed)
         self.knobs = Knobs()
         self.calls: Counter[str] = Counter()
+        self.calls_by_path: Counter[str] = Counter()  # "GET /nodes/pve1/qemu/100/rrddata": 1
         self._calls_lock = threading.Lock()
         self._persist_lock = threading.Lock()
         self.certificate = load_or_create_certificate(
@@ -165,10 +166,13 @@ class PveSimulator:
     def reset_calls(self) -> None:
         with self._calls_lock:
             self.calls.clear()
+            self.calls_by_path.clear()
 
-    def count_call(self, key: str) -> None:
+    def count_call(self, key: str, path: str | None = None) -> None:
         with self._calls_lock:
             self.calls[key] += 1
+            if path is not None:
+                self.calls_by_path[path] += 1
 
     def persist(self) -> None:
         if self.state_file is None:
@@ -357,7 +361,7 @@ class _Handler(BaseHTTPRequestHandler):
         sim = self.sim
         match = schema.match_endpoint(method, rel)
         endpoint = f"{method} {match.template}" if match else f"{method} {rel}"
-        sim.count_call(endpoint)
+        sim.count_call(endpoint, f"{method} {rel}")
         self._latency(endpoint)
         fault = sim.knobs.take_call_fault(endpoint, sim.rng)
         if fault == "reset":

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "nodes",
     "servers",
     "backups",
+    "metrics",
 ]
 
 MIDDLEWARE = [
@@ -183,6 +184,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("JOBS_SWEEP_INTERVAL_S", default=60.0),
     },
 }
+
+# --- Cache ----------------------------------------------------------------------------------
+# Shared by the web processes and the worker (the usage graphs: the worker writes what it read
+# from PVE, pages read it). Redis in production (CACHE_URL=rediscache://...); the embedded default
+# is a folder under var/, which every process on the machine shares.
+CACHE_URL = env("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")
+CACHES = {"default": env.cache_url_config(CACHE_URL)}
 
 # --- REST API --------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -31,6 +31,10 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 else:
     # Per session, so two test runs on one PostgreSQL server never fight over one test database.
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
+# One cache per test session, shared with the worker subprocess (tests/fixtures/worker.py passes
+# CACHE_URL on), so a page view in the test sees what the worker cached.
+CACHE_URL = env("CACHE_URL", default=f"filecache://{VAR_DIR / f'cache-test-{os.getpid()}'}")
+CACHES = {"default": env.cache_url_config(CACHE_URL)}
 # One queue per test session, so messages of an earlier or a parallel run never reach our worker.
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default=f"panel-test-{os.getpid()}")
 

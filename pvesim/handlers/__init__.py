@@ -7,6 +7,7 @@ from pvesim.handlers import (  # noqa: F401
     create,
     power,
     qemu,
+    rrd,
     storage,
     tasks,
 )

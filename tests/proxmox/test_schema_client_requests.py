@@ -152,6 +152,14 @@ SCENARIOS: dict[str, list] = {
         lambda c: c.vm_delete("pve1", 101, purge=False, destroy_unreferenced_disks=False),
     ],
     "vm_status": [lambda c: c.vm_status("pve1", 101)],
+    "vm_rrddata": [
+        lambda c: c.vm_rrddata("pve1", 101, timeframe="hour"),
+        lambda c: c.vm_rrddata("pve1", 101, timeframe="year", cf="MAX"),
+    ],
+    "node_rrddata": [
+        lambda c: c.node_rrddata("pve1", timeframe="day", cf="AVERAGE"),
+        lambda c: c.node_rrddata("pve1", timeframe="decade"),
+    ],
     "vm_power": [
         lambda c: c.vm_power("pve1", 101, "start"),
         lambda c: c.vm_power("pve1", 101, "stop"),

@@ -57,6 +57,8 @@ def _reads(cluster):
         ("GET", "/nodes/pve1/qemu/9000/config", None),
         ("GET", "/nodes/pve1/qemu/100/status/current", None),
         ("GET", "/nodes/pve1/qemu/9000/status/current", None),
+        ("GET", "/nodes/pve1/qemu/100/rrddata", {"timeframe": "hour"}),
+        ("GET", "/nodes/pve1/rrddata", {"timeframe": "day", "cf": "MAX"}),
         ("GET", "/nodes/pve1/tasks", None),
         ("GET", "/nodes/pve1/tasks", {"source": "all"}),
         ("GET", f"/nodes/pve1/tasks/{upid}/status", None),
