@@ -32,7 +32,7 @@ lint: $(STAMP)
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=config.settings.production DJANGO_SECRET_KEY=check-deploy-$$(date +%s)-a-long-random-string-for-the-check \
 	  DJANGO_ALLOWED_HOSTS=panel.example.com FIELD_ENCRYPTION_KEYS=$$($(BIN)/python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())') \
-	  DATABASE_URL=sqlite:///:memory: CELERY_BROKER_URL=redis://127.0.0.1:6379/0 \
+	  DATABASE_URL=sqlite:///:memory: CELERY_BROKER_URL=redis://127.0.0.1:6379/0 CACHE_URL=rediscache://127.0.0.1:6379/1 \
 	  $(BIN)/python manage.py check --deploy --fail-level WARNING
 
 check: lint test
