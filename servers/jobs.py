@@ -98,6 +98,12 @@ _BUILD = (
     StepDef("start", "Start the server", START, step_start),
 )
 
+# The last step of every job that asked for sizes: store what PVE holds, and fail unless it holds
+# (running or pending) what was asked.
+_READ_BACK_ASKED = StepDef(
+    "finish", "Read back what PVE holds", READ_BACK, step_finish, kwargs={"check_asked": True}
+)
+
 # A failed create or rebuild leaves a VM that is not a usable server: ``error``, with its sizes.
 _after_failed_build = partial(server_after_failure, half_built=True)
 
@@ -108,13 +114,7 @@ CREATE_JOB = JobDefinition(
     kind=JobKind.CREATE,
     steps=(
         *_BUILD,
-        StepDef(
-            "finish",
-            "Read back what PVE holds",
-            READ_BACK,
-            step_finish,
-            kwargs={"check_asked": True},
-        ),
+        _READ_BACK_ASKED,
     ),
     on_failure=_after_failed_build,
     retry=server_create_retry,
@@ -136,13 +136,7 @@ RESIZE_JOB = JobDefinition(
             kwargs={"pending_only": True},
             when=_restarts_to_apply,
         ),
-        StepDef(
-            "finish",
-            "Read back what PVE holds",
-            READ_BACK,
-            step_finish,
-            kwargs={"check_asked": True},
-        ),
+        _READ_BACK_ASKED,
     ),
     on_failure=server_after_failure,
     retry=server_resize_retry,

@@ -566,30 +566,22 @@ def _staff_only(user) -> None:
 
 def server_suspend(*, server: Server, user) -> Job:
     """Staff: shut the server down and keep it down until unsuspended."""
-    _staff_only(user)
-    if server.is_suspended:
-        raise ValidationError({NON_FIELD_ERRORS: ["This server is already suspended."]})
-    _check_actionable(server=server, user=user)
-    return _record(
-        kind=JobKind.SUSPEND,
-        server=server,
-        user=user,
-        params={},
-    )
+    return _record_suspension(server=server, user=user, suspend=True)
 
 
 def server_unsuspend(*, server: Server, user) -> Job:
     """Staff: lift the suspension and start the server."""
+    return _record_suspension(server=server, user=user, suspend=False)
+
+
+def _record_suspension(*, server: Server, user, suspend: bool) -> Job:
     _staff_only(user)
-    if not server.is_suspended:
-        raise ValidationError({NON_FIELD_ERRORS: ["This server is not suspended."]})
+    if server.is_suspended == suspend:
+        state = "already suspended" if suspend else "not suspended"
+        raise ValidationError({NON_FIELD_ERRORS: [f"This server is {state}."]})
     _check_actionable(server=server, user=user)
-    return _record(
-        kind=JobKind.UNSUSPEND,
-        server=server,
-        user=user,
-        params={},
-    )
+    kind = JobKind.SUSPEND if suspend else JobKind.UNSUSPEND
+    return _record(kind=kind, server=server, user=user, params={})
 
 
 def server_sync(*, server: Server, user) -> Job:
