@@ -171,6 +171,8 @@ def _raise(errors: dict) -> None:
 
 
 def _check_access(*, server: Server, user) -> None:
+    if user is None:
+        return  # the panel itself, enforcing a policy (server_suspend, server_unsuspend)
     if not (user.is_staff or server.owner_id == user.pk):
         raise PermissionDenied("This server is not yours.")
 
@@ -178,7 +180,7 @@ def _check_access(*, server: Server, user) -> None:
 def _check_actionable(*, server: Server, user, needs_vm: bool = True) -> None:
     """Customer actions are refused on suspended servers; nothing acts on a VM not built yet."""
     _check_access(server=server, user=user)
-    if server.is_suspended and not user.is_staff:
+    if server.is_suspended and not (user is None or user.is_staff):
         raise ValidationError(
             {NON_FIELD_ERRORS: ["This server is suspended; please contact support."]}
         )
@@ -530,7 +532,7 @@ def server_reset_password(*, server: Server, user, password: str) -> Job:
 def server_delete(*, server: Server, user) -> Job:
     """Stop and destroy the VM (purging its disks), then remove the server; jobs stay as history."""
     _check_access(server=server, user=user)
-    if server.is_suspended and not user.is_staff:
+    if server.is_suspended and not (user is None or user.is_staff):
         raise ValidationError(
             {NON_FIELD_ERRORS: ["This server is suspended; please contact support."]}
         )
@@ -548,9 +550,11 @@ def _staff_only(user) -> None:
         raise PermissionDenied("Only staff can do this.")
 
 
-def server_suspend(*, server: Server, user) -> Job:
-    """Staff: shut the server down and keep it down until unsuspended."""
-    _staff_only(user)
+def server_suspend(*, server: Server, user, reason: str = "") -> Job:
+    """Staff, or the panel itself (``user=None``, e.g. the traffic quota's policy, saying why in
+    ``reason``): shut the server down and keep it down until unsuspended."""
+    if user is not None:
+        _staff_only(user)
     if server.is_suspended:
         raise ValidationError({NON_FIELD_ERRORS: ["This server is already suspended."]})
     _check_actionable(server=server, user=user)
@@ -558,13 +562,14 @@ def server_suspend(*, server: Server, user) -> Job:
         kind=JobKind.SUSPEND,
         server=server,
         user=user,
-        params={},
+        params={"reason": reason} if reason else {},
     )
 
 
-def server_unsuspend(*, server: Server, user) -> Job:
-    """Staff: lift the suspension and start the server."""
-    _staff_only(user)
+def server_unsuspend(*, server: Server, user, reason: str = "") -> Job:
+    """Staff, or the panel itself (``user=None``): lift the suspension and start the server."""
+    if user is not None:
+        _staff_only(user)
     if not server.is_suspended:
         raise ValidationError({NON_FIELD_ERRORS: ["This server is not suspended."]})
     _check_actionable(server=server, user=user)
@@ -572,7 +577,7 @@ def server_unsuspend(*, server: Server, user) -> Job:
         kind=JobKind.UNSUSPEND,
         server=server,
         user=user,
-        params={},
+        params={"reason": reason} if reason else {},
     )
 
 
