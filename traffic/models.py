@@ -10,6 +10,8 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from servers.models import Server
+
 
 class TrafficPolicy(models.TextChoices):
     """What happens once a server moved its whole monthly quota."""
@@ -150,3 +152,12 @@ class TrafficPeriod(models.Model):
 
     def __str__(self) -> str:
         return f"{self.server} from {self.starts_on}"
+
+
+class ServerTraffic(Server):
+    """Servers as staff read their traffic in admin (this period's totals and quota)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "server traffic"
+        verbose_name_plural = "server traffic"
