@@ -1,5 +1,14 @@
 import pytest
 
+from tests.api.conftest import (  # noqa: F401
+    client_a,
+    client_b,
+    no_pve_calls,
+    server_a,
+    server_b,
+    staff_client,
+)
+
 
 @pytest.fixture
 def quiet_sim(pve_sim):

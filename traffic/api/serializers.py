@@ -5,6 +5,11 @@ from rest_framework import serializers
 from traffic.models import TrafficPolicy
 
 
+# A policy, or none ("" for policy: no quota; for enforcement: nothing enforced now). One choice
+# set, named once in the schema (SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]).
+POLICY_OR_NONE = [("", "None"), *TrafficPolicy.choices]
+
+
 class UsageQuerySerializer(serializers.Serializer):
     period = serializers.DateField(
         required=False,
@@ -31,11 +36,11 @@ class ServerUsageSerializer(serializers.Serializer):
     used_percent = serializers.IntegerField(source="usage.used_percent", allow_null=True)
     policy = serializers.ChoiceField(
         source="usage.policy",
-        choices=[("", "No quota"), *TrafficPolicy.choices],
-        help_text="What happens past the quota.",
+        choices=POLICY_OR_NONE,
+        help_text="What happens past the quota; empty: there is no quota.",
     )
     enforcement = serializers.ChoiceField(
         source="usage.enforcement",
-        choices=[("", "Nothing"), *TrafficPolicy.choices],
-        help_text="What the quota does to the server now, this period.",
+        choices=POLICY_OR_NONE,
+        help_text="What the quota does to the server now, this period; empty: nothing.",
     )
