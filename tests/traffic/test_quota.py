@@ -150,3 +150,39 @@ def test_a_busy_server_is_throttled_at_the_next_sample(
     Job.objects.filter(pk=busy.pk).update(state=JobState.CANCELLED)
     traffic_sample_and_enforce(node_id=node.pk)
     assert len(_jobs(quota_server, JobKind.TRAFFIC_THROTTLE)) == 1
+
+
+def test_a_nic_limited_more_tightly_already_is_left_alone_then_and_after(
+    celery_worker_process, quiet_sim, quota_server, node, plan
+):
+    server = quota_server
+    tight = NET0 + ",rate=0.5"
+    quiet_sim.vm(server.vmid).config["net0"] = tight
+    PlanTrafficQuota.objects.create(plan=plan, quota_gib=1, throttle_mb_s=Decimal("1.25"))
+    _move(quiet_sim, node, server, 2)
+    (throttle,) = _jobs(server, JobKind.TRAFFIC_THROTTLE)
+    throttle = _succeeded(throttle, celery_worker_process)
+    assert throttle.steps[0]["state"] == "skipped" and throttle.result["rate_changed"] is False
+    assert quiet_sim.vm(server.vmid).config["net0"] == tight
+
+    traffic_quota_enforce(server=server, now=billing_period().end)
+    assert _jobs(server, JobKind.TRAFFIC_UNTHROTTLE) == []  # nothing of ours to lift
+    assert quiet_sim.vm(server.vmid).config["net0"] == tight
+    assert TrafficPeriod.objects.get(server=server).restored_at is not None
+
+
+def test_lifting_leaves_a_rate_staff_changed_since(
+    celery_worker_process, quiet_sim, quota_server, node, plan
+):
+    server = quota_server
+    PlanTrafficQuota.objects.create(plan=plan, quota_gib=1)
+    _move(quiet_sim, node, server, 2)
+    (throttle,) = _jobs(server, JobKind.TRAFFIC_THROTTLE)
+    _succeeded(throttle, celery_worker_process)
+    quiet_sim.vm(server.vmid).config["net0"] = NET0 + ",rate=50"  # staff, by hand on PVE
+
+    traffic_quota_enforce(server=server, now=billing_period().end)
+    (lift,) = _jobs(server, JobKind.TRAFFIC_UNTHROTTLE)
+    lift = _succeeded(lift, celery_worker_process)
+    assert lift.steps[0]["state"] == "skipped"
+    assert quiet_sim.vm(server.vmid).config["net0"] == NET0 + ",rate=50"
