@@ -4,7 +4,6 @@ from rest_framework import serializers
 
 from traffic.models import TrafficPolicy
 
-
 # A policy, or none ("" for policy: no quota; for enforcement: nothing enforced now). One choice
 # set, named once in the schema (SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]).
 POLICY_OR_NONE = [("", "None"), *TrafficPolicy.choices]
