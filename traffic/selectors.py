@@ -78,10 +78,6 @@ class TrafficUsage:
         return int(self.total_bytes * 100 // self.quota_bytes)
 
     @property
-    def throttled(self) -> bool:
-        return self.enforcement == TrafficPolicy.THROTTLE
-
-    @property
     def policy_label(self) -> str:
         return TrafficPolicy(self.policy).label if self.policy else ""
 

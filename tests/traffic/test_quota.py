@@ -140,10 +140,13 @@ def test_staff_give_a_server_a_larger_quota(quiet_sim, quota_server, node, plan,
 def test_a_busy_server_is_throttled_at_the_next_sample(
     quiet_sim, quota_server, node, plan, staff_user
 ):
-    from servers import services
+    from panel.jobs import job_create, job_definition
 
     PlanTrafficQuota.objects.create(plan=plan, quota_gib=1)
-    busy = services.server_sync(server=quota_server, user=staff_user)  # queued, no worker here
+    # Another job on the server (recorded, not queued: no worker may end it under the test).
+    busy = job_create(
+        definition=job_definition(kind=JobKind.SYNC), server=quota_server, requested_by=staff_user
+    )
     _move(quiet_sim, node, quota_server, 2)
     assert _jobs(quota_server, JobKind.TRAFFIC_THROTTLE) == []
     assert TrafficPeriod.objects.get(server=quota_server).enforced_at is None

@@ -98,3 +98,17 @@ def test_staff_read_the_totals_in_admin(client, staff_user, server_a, server_b, 
     assert response.status_code == 200
     body = response.content.decode()
     assert "10.0 GiB" in body and "100.0 GiB" in body and "bravo" in body
+
+
+def test_the_page_says_in_plain_words_that_the_speed_is_limited(client, customer, server_a, usage):
+    from traffic.models import TrafficPeriod
+
+    TrafficPeriod.objects.create(
+        server=server_a,
+        starts_on=usage.starts_on,
+        enforcement="throttle",
+        enforced_at=timezone.now(),
+    )
+    client.force_login(customer)
+    body = client.get(reverse("servers:detail", args=[server_a.pk])).content.decode()
+    assert "the network speed is limited until the next period begins" in body
