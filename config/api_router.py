@@ -7,6 +7,7 @@ from rest_framework.routers import SimpleRouter
 from nodes.api.views import NodeViewSet, TemplateViewSet
 from panel.api.views import JobViewSet, SshKeyViewSet, TokenViewSet, api_not_found
 from servers.api.views import PlanViewSet, ServerViewSet
+from traffic.api.views import ServerUsageViewSet
 
 app_name = "api"
 
@@ -18,6 +19,7 @@ router.register("templates", TemplateViewSet, basename="template")
 router.register("jobs", JobViewSet, basename="job")
 router.register("tokens", TokenViewSet, basename="token")
 router.register("ssh-keys", SshKeyViewSet, basename="ssh-key")
+router.register("usage", ServerUsageViewSet, basename="usage")
 
 urlpatterns = [
     *router.urls,

@@ -13,8 +13,9 @@ class User(AbstractUser):
 
 
 class JobKind(models.TextChoices):
-    """Every kind has exactly one declaration (``servers/jobs.py`` for these; a backup app adds
-    its kinds here together with its own ``backups/jobs.py``)."""
+    """Every kind has exactly one declaration (``servers/jobs.py`` for these, ``traffic/jobs.py``
+    for the traffic quota's; a backup app adds its kinds here together with its own
+    ``backups/jobs.py``)."""
 
     CREATE = "create", "Create"
     RESIZE = "resize", "Resize"
@@ -25,6 +26,8 @@ class JobKind(models.TextChoices):
     SUSPEND = "suspend", "Suspend"
     UNSUSPEND = "unsuspend", "Unsuspend"
     SYNC = "sync", "Sync from PVE"
+    TRAFFIC_THROTTLE = "traffic_throttle", "Limit network speed"
+    TRAFFIC_UNTHROTTLE = "traffic_unthrottle", "Lift network speed limit"
 
 
 class JobState(models.TextChoices):

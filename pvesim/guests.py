@@ -16,6 +16,7 @@ from pvesim.drives import (
     print_drive,
     split_volid,
 )
+from pvesim.traffic import net_counters
 
 if TYPE_CHECKING:
     from random import Random
@@ -97,6 +98,7 @@ def vm_status(vm: Vm, *, full: bool = True) -> dict[str, Any]:
     boot = boot_disk(conf)
     running = vm.status == "running"
     uptime = int(time.time() - vm.started_at) if running and vm.started_at else 0
+    netin, netout = net_counters(vm)
     data: dict[str, Any] = {
         "vmid": vm.vmid,
         "name": conf.get("name", f"VM {vm.vmid}"),
@@ -108,8 +110,8 @@ def vm_status(vm: Vm, *, full: bool = True) -> dict[str, Any]:
         "cpu": round(0.01 + 0.2 * _usage_fraction(vm.vmid, "cpu"), 4) if running else 0,
         "mem": int(maxmem * (0.2 + 0.6 * _usage_fraction(vm.vmid, "mem"))) if running else 0,
         "uptime": uptime,
-        "netin": uptime * 1400 if running else 0,
-        "netout": uptime * 900 if running else 0,
+        "netin": netin,
+        "netout": netout,
         "diskread": uptime * 52000 if running else 0,
         "diskwrite": uptime * 31000 if running else 0,
     }

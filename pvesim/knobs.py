@@ -82,6 +82,9 @@ class Knobs:
     # Each of the next N answers of /cluster/nextid is followed at once by another client
     # creating a VM with that id (on the first node): the caller's clone/create then fails.
     nextid_races: int = 0
+    # Multiplies every VM's NIC rates (``pvesim.traffic``) from its next start on: 0 leaves only
+    # the bytes a test adds with ``sim.add_traffic``, so its counters are exact.
+    net_rate_scale: float = 1.0
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
     # --- timing -----------------------------------------------------------------------------
@@ -184,6 +187,7 @@ class Knobs:
         "clone_lock_timeout_s",
         "lock_window_wait_s",
         "http_fault_rate",
+        "net_rate_scale",
     )
 
     def to_dict(self) -> dict:

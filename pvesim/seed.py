@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from pvesim.drives import format_size
 from pvesim.guests import CLOUDINIT_SIZE, new_uuid, random_mac
 from pvesim.state import Vm, Volume
+from pvesim.traffic import qemu_started
 
 if TYPE_CHECKING:
     from pvesim.server import PveSimulator
@@ -124,7 +125,7 @@ def _add(
         conf.update(config or {})
         vm = Vm(vmid=vmid, node=node, config=dict(sorted(conf.items())))
         if running and not template:
-            vm.status, vm.started_at, vm.pid = "running", time.time(), sim.new_pid()
+            qemu_started(sim, vm)
         sim.state.nodes[node].vms[vmid] = vm
         return vm
 

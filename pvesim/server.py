@@ -34,6 +34,7 @@ from pvesim.seed import add_template, add_vm
 from pvesim.state import Node, SimState, default_storages
 from pvesim.taskrunner import TaskRunner
 from pvesim.tls import load_or_create_certificate, server_context
+from pvesim.traffic import add_traffic
 
 API_PREFIX = "/api2/json"
 ADMIN_PREFIX = "/_sim/"
@@ -221,6 +222,15 @@ class PveSimulator:
     def vm(self, vmid: int):
         with self.state.lock:
             return self.state.find_vm(vmid)
+
+    def add_traffic(self, vmid: int, *, netin: int = 0, netout: int = 0) -> None:
+        """Bytes a running VM moved, added to its NIC counters (``pvesim.traffic``)."""
+        with self.state.lock:
+            vm = self.state.find_vm(vmid)
+            if vm is None:
+                raise KeyError(f"no VM {vmid}")
+            add_traffic(vm, netin=netin, netout=netout)
+        self.persist()
 
 
 class _Server(ThreadingHTTPServer):

@@ -63,6 +63,12 @@ class Vm:
     paused: bool = False
     started_at: float | None = None
     pid: int | None = None
+    # The NIC byte counters of the running QEMU process (PVE's netin/netout, ``pvesim.traffic``):
+    # they grow at these rates from ``started_at`` on, plus what a test added; zero at each start.
+    netin_rate_bps: float = 0.0
+    netout_rate_bps: float = 0.0
+    netin_added: int = 0
+    netout_added: int = 0
 
     @property
     def lock(self) -> str | None:

@@ -171,6 +171,8 @@ def _raise(errors: dict) -> None:
 
 
 def _check_access(*, server: Server, user) -> None:
+    if user is None:
+        return  # the panel itself, enforcing a policy (server_suspend, server_unsuspend)
     if not (user.is_staff or server.owner_id == user.pk):
         raise PermissionDenied("This server is not yours.")
 
@@ -178,7 +180,7 @@ def _check_access(*, server: Server, user) -> None:
 def _check_actionable(*, server: Server, user, needs_vm: bool = True) -> None:
     """Customer actions are refused on suspended servers; nothing acts on a VM not built yet."""
     _check_access(server=server, user=user)
-    if server.is_suspended and not user.is_staff:
+    if server.is_suspended and not (user is None or user.is_staff):
         raise ValidationError(
             {NON_FIELD_ERRORS: ["This server is suspended; please contact support."]}
         )
@@ -546,7 +548,7 @@ def server_reset_password(*, server: Server, user, password: str) -> Job:
 def server_delete(*, server: Server, user) -> Job:
     """Stop and destroy the VM (purging its disks), then remove the server; jobs stay as history."""
     _check_access(server=server, user=user)
-    if server.is_suspended and not user.is_staff:
+    if server.is_suspended and not (user is None or user.is_staff):
         raise ValidationError(
             {NON_FIELD_ERRORS: ["This server is suspended; please contact support."]}
         )
@@ -564,24 +566,27 @@ def _staff_only(user) -> None:
         raise PermissionDenied("Only staff can do this.")
 
 
-def server_suspend(*, server: Server, user) -> Job:
-    """Staff: shut the server down and keep it down until unsuspended."""
-    return _record_suspension(server=server, user=user, suspend=True)
+def server_suspend(*, server: Server, user, reason: str = "") -> Job:
+    """Staff, or the panel itself (``user=None``, e.g. the traffic quota's policy, saying why in
+    ``reason``): shut the server down and keep it down until unsuspended."""
+    return _record_suspension(server=server, user=user, suspend=True, reason=reason)
 
 
-def server_unsuspend(*, server: Server, user) -> Job:
-    """Staff: lift the suspension and start the server."""
-    return _record_suspension(server=server, user=user, suspend=False)
+def server_unsuspend(*, server: Server, user, reason: str = "") -> Job:
+    """Staff, or the panel itself (``user=None``): lift the suspension and start the server."""
+    return _record_suspension(server=server, user=user, suspend=False, reason=reason)
 
 
-def _record_suspension(*, server: Server, user, suspend: bool) -> Job:
-    _staff_only(user)
+def _record_suspension(*, server: Server, user, suspend: bool, reason: str) -> Job:
+    if user is not None:
+        _staff_only(user)
     if server.is_suspended == suspend:
         state = "already suspended" if suspend else "not suspended"
         raise ValidationError({NON_FIELD_ERRORS: [f"This server is {state}."]})
     _check_actionable(server=server, user=user)
     kind = JobKind.SUSPEND if suspend else JobKind.UNSUSPEND
-    return _record(kind=kind, server=server, user=user, params={})
+    params = {"reason": reason} if reason else {}
+    return _record(kind=kind, server=server, user=user, params=params)
 
 
 def server_sync(*, server: Server, user) -> Job:

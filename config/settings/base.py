@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "servers",
     "backups",
     "metrics",
+    "traffic",
 ]
 
 MIDDLEWARE = [
@@ -178,10 +179,24 @@ PROXMOX_FAILED_TASK_WAIT_S = env.int("PROXMOX_FAILED_TASK_WAIT_S", default=300)
 JOB_STALE_AFTER_S = env.int("JOB_STALE_AFTER_S", default=300)
 # How many times the sweeper resumes a job whose worker died before it fails it.
 JOB_MAX_RESUMES = env.int("JOB_MAX_RESUMES", default=3)
+# --- Traffic accounting (traffic/) -----------------------------------------------------------
+# How often each node's VM counters are read (one /cluster/resources call per node).
+TRAFFIC_SAMPLE_INTERVAL_S = env.float("TRAFFIC_SAMPLE_INTERVAL_S", default=300.0)
+# The day of the month a billing period starts on (1-28), at midnight in TIME_ZONE.
+TRAFFIC_BILLING_DAY = env.int("TRAFFIC_BILLING_DAY", default=1)
+# No NIC moves more than this: a larger delta is a misreading, counted as nothing (40 Gbit/s).
+TRAFFIC_MAX_BYTES_PER_S = env.int("TRAFFIC_MAX_BYTES_PER_S", default=5_000_000_000)
+# The share of the quota at which the customer is warned, before the 100 % notice.
+TRAFFIC_WARN_PERCENT = env.int("TRAFFIC_WARN_PERCENT", default=80)
+
 CELERY_BEAT_SCHEDULE = {
     "jobs-sweep": {
         "task": "panel.tasks.jobs_sweep",
         "schedule": env.float("JOBS_SWEEP_INTERVAL_S", default=60.0),
+    },
+    "traffic-sample": {
+        "task": "traffic.tasks.traffic_sample",
+        "schedule": TRAFFIC_SAMPLE_INTERVAL_S,
     },
 }
 
@@ -191,6 +206,11 @@ CELERY_BEAT_SCHEDULE = {
 # is a folder under var/, which every process on the machine shares.
 CACHE_URL = env("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")
 CACHES = {"default": env.cache_url_config(CACHE_URL)}
+
+# --- E-mail (quota notices) ------------------------------------------------------------------
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="smtp://localhost:25")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="panel@localhost")
 
 # --- REST API --------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -230,6 +250,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"TrafficPolicyEnum": "traffic.api.serializers.POLICY_OR_NONE"},
 }
 
 LOGGING = {

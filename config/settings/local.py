@@ -13,3 +13,6 @@ SECRET_KEY = env("DJANGO_SECRET_KEY", default="insecure-local-only-key-never-use
 FIELD_ENCRYPTION_KEYS = env.list(
     "FIELD_ENCRYPTION_KEYS", default=["bG9jYWwtZGV2LW9ubHktZmllbGQta2V5LTMyYnl0ZXM="]
 )
+
+# Quota notices and other mail are printed by the worker instead of sent.
+EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"

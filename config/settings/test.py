@@ -41,3 +41,6 @@ CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default=f"panel-tes
 # Serve static files from the app folders as runserver does: tests never run collectstatic.
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+
+# The worker subprocess too keeps mail in memory (pytest-django does so for the test process).
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

@@ -35,6 +35,7 @@ from pvesim.guests import (
 from pvesim.handlers.config import ConfigUpdate, apply_update
 from pvesim.state import Vm, Volume
 from pvesim.taskrunner import TaskContext, TaskError
+from pvesim.traffic import qemu_started
 
 if TYPE_CHECKING:
     from pvesim.server import PveSimulator
@@ -107,7 +108,7 @@ def _create(sim: PveSimulator, req: Request):
                 vm.config.setdefault("smbios1", with_new_smbios_uuid("", sim.rng))
                 vm.config.pop("lock", None)
                 if start:
-                    vm.status, vm.started_at, vm.pid = "running", sim.now(), sim.new_pid()
+                    qemu_started(sim, vm)
         except TaskError:
             with sim.state.lock:  # qmcreate removes the config again on failure
                 sim.state.nodes[node_name].vms.pop(vmid, None)

@@ -9,6 +9,7 @@ from pvesim.api import Request, check_skiplock, config_missing, die, load_vm, ro
 from pvesim.handlers.config import apply_pending
 from pvesim.hotplug import memory_start_error
 from pvesim.taskrunner import TaskContext, TaskError
+from pvesim.traffic import qemu_started
 
 if TYPE_CHECKING:
     from pvesim.server import PveSimulator
@@ -69,7 +70,7 @@ def _start(sim: PveSimulator, ctx: TaskContext, vm: Vm) -> None:
     error = memory_start_error(vm.config)
     if error:
         raise TaskError(error)
-    vm.status, vm.paused, vm.started_at, vm.pid = "running", False, sim.now(), sim.new_pid()
+    qemu_started(sim, vm)
 
 
 def _stop(sim: PveSimulator, ctx: TaskContext, vm: Vm) -> None:
@@ -164,7 +165,8 @@ def vm_reset(sim: PveSimulator, req: Request):
     _require_running(sim, req)
 
     def apply(ctx: TaskContext, vm: Vm) -> None:
-        vm.started_at = sim.now()
+        # The same QEMU process: PVE's uptime and the NIC counters carry on.
+        pass
 
     return _power_task(sim, req, "qmreset", _running_check, apply)
 
