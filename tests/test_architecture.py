@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("panel", "proxmox", "nodes", "servers", "backups", "metrics", "config")
+APPS = ("panel", "proxmox", "nodes", "servers", "backups", "metrics", "traffic", "config")
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -97,7 +97,7 @@ def test_tasks_hold_no_business_logic():
     assert offending(files, ("proxmox",)) == []
 
 
-PRODUCTION = ("panel", "nodes", "servers", "backups", "metrics", "config")
+PRODUCTION = ("panel", "nodes", "servers", "backups", "metrics", "traffic", "config")
 
 
 def _calls(path: Path):
