@@ -63,9 +63,13 @@ class ServerSerializer(serializers.ModelSerializer):
     owner = serializers.PrimaryKeyRelatedField(read_only=True)
     owner_username = serializers.CharField(source="owner.username", read_only=True)
     plan_name = serializers.CharField(source="plan.name", read_only=True)
-    # Declared not read-only (so not required in the schema): customers never get them.
-    node_name = serializers.CharField(source="node.name", required=False, help_text="Staff only.")
-    node = serializers.IntegerField(source="node_id", required=False, help_text="Staff only.")
+    # Customers get null: a node's name and id are staff's (house rule).
+    node_name = serializers.CharField(
+        source="node.name", read_only=True, allow_null=True, help_text="Staff only (null)."
+    )
+    node = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True, help_text="Staff only (null)."
+    )
     location = serializers.CharField(
         source="node.location", read_only=True, help_text="Where the server runs (e.g. a city)."
     )
@@ -120,7 +124,7 @@ class ServerSerializer(serializers.ModelSerializer):
         if not getattr(getattr(request, "user", None), "is_staff", False):
             # Customers never see node names or PVE's text (house rule).
             for field in STAFF_ONLY_SERVER_FIELDS:
-                data.pop(field, None)
+                data[field] = None
             data["status_reason"] = server.customer_status_reason
         return data
 

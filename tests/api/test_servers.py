@@ -118,7 +118,7 @@ def test_retrieve_shows_specs_but_no_secrets(client_a, server_a):
     assert body["status"] == "running"
     # Customers read where it runs, never the node's name (staff do).
     assert body["location"] == "Frankfurt 1"
-    assert "node_name" not in body and "node" not in body
+    assert body["node_name"] is None and body["node"] is None
     assert body["active_job"] is None
     assert "token_secret" not in str(body)
 
