@@ -13,3 +13,8 @@ SECRET_KEY = env("DJANGO_SECRET_KEY", default="insecure-local-only-key-never-use
 FIELD_ENCRYPTION_KEYS = env.list(
     "FIELD_ENCRYPTION_KEYS", default=["bG9jYWwtZGV2LW9ubHktZmllbGQta2V5LTMyYnl0ZXM="]
 )
+# The demo's users (demo/demo, admin/admin) sign in with a password only; mail goes to the console.
+PANEL_STAFF_REQUIRE_MFA = env.bool("PANEL_STAFF_REQUIRE_MFA", default=False)
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# WebAuthn over plain http://localhost for the demo (browsers treat localhost as secure anyway).
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = True

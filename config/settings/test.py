@@ -41,3 +41,8 @@ CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default=f"panel-tes
 # Serve static files from the app folders as runserver does: tests never run collectstatic.
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+
+# Admin tests sign staff in with a password; the policy's own tests switch it on.
+PANEL_STAFF_REQUIRE_MFA = False
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = True
