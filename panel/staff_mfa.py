@@ -1,8 +1,8 @@
 """Django admin behind the panel's sign-in, and the staff second-factor policy.
 
 Admin's own login form would bypass allauth's second factor and throttling, so it sends people to
-the panel's sign-in instead. With ``PANEL_STAFF_REQUIRE_MFA`` on, a staff member who has not enrolled
-a second factor is sent to the security page before any admin page.
+the panel's sign-in instead. With ``PANEL_STAFF_REQUIRE_MFA`` on, a staff member without
+a second factor is sent to the security page to enrol one before any admin page.
 """
 
 from allauth.mfa.models import Authenticator
