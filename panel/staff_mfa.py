@@ -10,12 +10,19 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.urls import reverse
 
 
 def admin_login_redirect(request):
-    """admin/login/ → the panel's sign-in, coming back to where admin was going."""
+    """admin/login/ → the panel's sign-in, coming back to where admin was going.
+
+    Someone already signed in lands here only when admin refused them (a customer): sending them
+    to the sign-in would bounce straight back, so they are told no instead.
+    """
+    if request.user.is_authenticated:
+        raise PermissionDenied("This account has no access to the staff admin.")
     next_url = request.GET.get(REDIRECT_FIELD_NAME) or reverse("admin:index")
     return redirect_to_login(next_url)
 

@@ -122,6 +122,9 @@ ACCOUNT_CHANGE_EMAIL = True
 ACCOUNT_EMAIL_VERIFICATION_BY_CODE_ENABLED = False
 ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = False
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+# Adding or removing a factor asks for the password or a factor again, never a code by e-mail:
+# a taken-over mailbox must not be enough to change an account's second factors.
+ACCOUNT_REAUTHENTICATION_METHODS = ("password", "mfa")
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[PVE panel] "
 # Failed sign-ins: per username (whatever the IP) and per IP, in the shared cache. Past the limit
 # the form says so without saying whether the account exists; staff can lift it from admin.

@@ -119,6 +119,12 @@ def test_admin_login_is_the_panels_sign_in(client):
     assert response.url == f"{reverse('login')}?next=/admin/servers/"
 
 
+def test_a_signed_in_customer_is_refused_by_admin_not_bounced_to_sign_in(alice_client):
+    response = alice_client.get(reverse("admin:index"), follow=True)
+    assert response.status_code == 403
+    assert len(response.redirect_chain) == 1
+
+
 def test_the_policy_sends_staff_without_a_second_factor_to_enrol(client, staff_user, settings):
     settings.PANEL_STAFF_REQUIRE_MFA = True
     sign_in_with_password(client, "staff", "staff-pass-123")
