@@ -136,7 +136,8 @@ MFA_PASSKEY_LOGIN_ENABLED = True
 MFA_TOTP_ISSUER = env("MFA_TOTP_ISSUER", default="PVE panel")
 # Staff without a second factor are sent to enrol before Django admin (panel/staff_mfa.py).
 PANEL_STAFF_REQUIRE_MFA = env.bool("PANEL_STAFF_REQUIRE_MFA", default=True)
-EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+# Password resets and address confirmations: EMAIL_URL=smtp+tls://user:password@host:587
+vars().update(env.email_url("EMAIL_URL", default="smtp://localhost:25"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="panel@localhost")
 
 LANGUAGE_CODE = "en-us"

@@ -15,6 +15,6 @@ FIELD_ENCRYPTION_KEYS = env.list(
 )
 # The demo's users (demo/demo, admin/admin) sign in with a password only; mail goes to the console.
 PANEL_STAFF_REQUIRE_MFA = env.bool("PANEL_STAFF_REQUIRE_MFA", default=False)
-EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 # WebAuthn over plain http://localhost for the demo (browsers treat localhost as secure anyway).
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = True

@@ -1,4 +1,4 @@
-"""A security key / passkey enrolled and used in Chromium, through its virtual authenticator (CDP)."""
+"""A passkey / security key enrolled and used in Chromium, via its virtual authenticator (CDP)."""
 
 import re
 
@@ -54,9 +54,7 @@ def enrol_passkey(page, base_url, password):
     expect(page).not_to_have_url(re.compile(r"/webauthn/add/"))
 
 
-def test_a_customer_signs_in_with_a_passkey(
-    live_server, page, authenticator, customer, screenshot
-):
+def test_a_customer_signs_in_with_a_passkey(live_server, page, authenticator, customer, screenshot):
     sign_in_with_password(page, live_server.url, "alice", "alice-pass-123")
     enrol_passkey(page, live_server.url, "alice-pass-123")
     key = Authenticator.objects.get(user=customer, type=Authenticator.Type.WEBAUTHN)
