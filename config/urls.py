@@ -3,13 +3,16 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from panel.api.schema import DocsRateThrottle
+from panel.staff_mfa import admin_login_redirect
 
 # The docs' own throttle scope, not the anonymous one that failed logins use up.
 DOCS = {"throttle_classes": [DocsRateThrottle]}
 
 urlpatterns = [
     path("", include("metrics.urls")),  # first: its staff page lives under admin/
+    path("admin/login/", admin_login_redirect),  # before admin's own: one sign-in for all
     path("admin/", admin.site.urls),
+    path("accounts/", include("allauth.urls")),
     path("api/schema/", SpectacularAPIView.as_view(**DOCS), name="api-schema"),
     path(
         "api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema", **DOCS), name="api-docs"

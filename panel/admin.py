@@ -10,6 +10,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.html import format_html, format_html_join
 
 from panel import jobs as job_services
+from panel.account_adapter import signin_lock_clear
 from panel.models import AuditEntry, Job, JobState, User
 from panel.outcomes import admin_report, outcome_of
 
@@ -19,6 +20,13 @@ from panel.outcomes import admin_report, outcome_of
 class UserAdmin(DjangoUserAdmin):
     list_display = ("username", "email", "first_name", "last_name", "is_staff", "is_active")
     list_filter = ("is_staff", "is_superuser", "is_active")
+    actions = ["unlock_sign_in"]
+
+    @admin.action(description="Unlock sign-in after too many failed attempts")
+    def unlock_sign_in(self, request, queryset):
+        for user in queryset:
+            signin_lock_clear(request=request, user=user)
+        self.message_user(request, f"Sign-in unlocked for {queryset.count()} user(s).")
 
 
 def _is_secret(key: str) -> bool:

@@ -1,3 +1,4 @@
+from allauth.account import views as account_views
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
@@ -10,7 +11,8 @@ urlpatterns = [
     path("jobs/<uuid:pk>/panel/", views.job_panel, name="job-panel"),
     path(
         "login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        # allauth's: second factor, passkeys and throttling (also at accounts/login/).
+        account_views.LoginView.as_view(),
         name="login",
     ),
     path("account/ssh-keys/", views.ssh_key_list, name="ssh-key-list"),

@@ -31,6 +31,9 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
     "panel",
     "nodes",
     "servers",
@@ -48,6 +51,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "panel.staff_mfa.StaffMfaMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -103,6 +108,38 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
+
+# --- Sign-in: django-allauth (accounts, second factors, throttling, e-mail flows) ------------
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+ACCOUNT_ADAPTER = "panel.account_adapter.PanelAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "email*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "optional"
+# A new address replaces the old one only once a link sent to it is followed.
+ACCOUNT_CHANGE_EMAIL = True
+ACCOUNT_EMAIL_VERIFICATION_BY_CODE_ENABLED = False
+ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = False
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+# Adding or removing a factor asks for the password or a factor again, never a code by e-mail:
+# a taken-over mailbox must not be enough to change an account's second factors.
+ACCOUNT_REAUTHENTICATION_METHODS = ("password", "mfa")
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[PVE panel] "
+# Failed sign-ins: per username (whatever the IP) and per IP, in the shared cache. Past the limit
+# the form says so without saying whether the account exists; staff can lift it from admin.
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": env("LOGIN_FAILED_RATE_LIMIT", default="20/m/ip,5/15m/key"),
+}
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_PASSKEY_LOGIN_ENABLED = True
+MFA_TOTP_ISSUER = env("MFA_TOTP_ISSUER", default="PVE panel")
+# Staff without a second factor are sent to enrol before Django admin (panel/staff_mfa.py).
+PANEL_STAFF_REQUIRE_MFA = env.bool("PANEL_STAFF_REQUIRE_MFA", default=True)
+# Mail (password resets, address confirmations, quota notices): EMAIL_URL=smtp+tls://user:pw@host:587
+vars().update(env.email_url("EMAIL_URL", default="smtp://localhost:25"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="panel@localhost")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -207,10 +244,6 @@ CELERY_BEAT_SCHEDULE = {
 CACHE_URL = env("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")
 CACHES = {"default": env.cache_url_config(CACHE_URL)}
 
-# --- E-mail (quota notices) ------------------------------------------------------------------
-EMAIL_CONFIG = env.email_url("EMAIL_URL", default="smtp://localhost:25")
-vars().update(EMAIL_CONFIG)
-DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="panel@localhost")
 
 # --- REST API --------------------------------------------------------------------------------
 REST_FRAMEWORK = {

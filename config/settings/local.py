@@ -14,5 +14,8 @@ FIELD_ENCRYPTION_KEYS = env.list(
     "FIELD_ENCRYPTION_KEYS", default=["bG9jYWwtZGV2LW9ubHktZmllbGQta2V5LTMyYnl0ZXM="]
 )
 
-# Quota notices and other mail are printed by the worker instead of sent.
-EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# The demo's users (demo/demo, admin/admin) sign in with a password only; mail goes to the console.
+PANEL_STAFF_REQUIRE_MFA = env.bool("PANEL_STAFF_REQUIRE_MFA", default=False)
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+# WebAuthn over plain http://localhost for the demo (browsers treat localhost as secure anyway).
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = True

@@ -43,4 +43,7 @@ WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
 
 # The worker subprocess too keeps mail in memory (pytest-django does so for the test process).
+# Admin tests sign staff in with a password; the policy's own tests switch it on.
+PANEL_STAFF_REQUIRE_MFA = False
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = True

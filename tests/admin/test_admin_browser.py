@@ -11,9 +11,10 @@ def test_staff_resizes_a_server_in_the_admin(
     live_server, page, screenshot, staff_user, server_a, server_b
 ):
     page.goto(f"{live_server.url}/admin/login/?next=/admin/servers/server/")
-    page.fill("#id_username", "staff")
+    # Admin's sign-in is the panel's (allauth's) sign-in.
+    page.fill("#id_login", "staff")
     page.fill("#id_password", "staff-pass-123")
-    page.click("input[type=submit]")
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_selector("#result_list")
     assert "alpha" in page.content() and "bravo" in page.content()
     screenshot("admin-servers")

@@ -11,9 +11,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def staff_page(live_server, page, staff_user):
     page.goto(f"{live_server.url}/admin/login/?next=/admin/")
-    page.fill("#id_username", "staff")
+    # Admin's sign-in is the panel's (allauth's) sign-in.
+    page.fill("#id_login", "staff")
     page.fill("#id_password", "staff-pass-123")
-    page.click("input[type=submit]")
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_selector("#content")
     return page
 

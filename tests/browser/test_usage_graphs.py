@@ -72,7 +72,7 @@ def test_staff_see_a_nodes_graphs_in_admin(
     page.goto(f"{live_server.url}/admin/login/")
     page.get_by_label("Username").fill("staff")
     page.get_by_label("Password").fill("staff-pass-123")
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.goto(f"{live_server.url}/admin/nodes/node/{node.pk}/change/")
     page.get_by_test_id("node-graphs-link").click()
     expect(page).to_have_url(re.compile(rf"/admin/nodes/node/{node.pk}/graphs/$"))

@@ -1,4 +1,4 @@
-"""Sign in, sign out (POST only), change password: Django's views with our templates."""
+"""Sign in (allauth's view), sign out (POST only), change password, with our templates."""
 
 import re
 
@@ -13,7 +13,7 @@ def test_sign_in_page_has_labelled_fields(client):
     response = client.get(reverse("login"))
     assert response.status_code == 200
     body = response.content.decode()
-    assert '<label for="id_username">' in body
+    assert '<label for="id_login">' in body
     assert '<label for="id_password">' in body
     assert 'autocomplete="current-password"' in body
     # htmx is served from our own static files, never a CDN.
@@ -23,14 +23,14 @@ def test_sign_in_page_has_labelled_fields(client):
 
 def test_sign_in_with_good_credentials_goes_to_the_server_list(client, customer):
     response = client.post(
-        reverse("login"), {"username": "alice", "password": "alice-pass-123"}, follow=True
+        reverse("login"), {"login": "alice", "password": "alice-pass-123"}, follow=True
     )
     assert response.redirect_chain[-1][0] == reverse("servers:list")
     assert response.context["user"] == customer
 
 
 def test_sign_in_with_a_wrong_password_says_so(client, customer):
-    response = client.post(reverse("login"), {"username": "alice", "password": "wrong"})
+    response = client.post(reverse("login"), {"login": "alice", "password": "wrong"})
     assert response.status_code == 200
     assert "Please enter a correct username and password" in response.content.decode()
     assert not response.context["user"].is_authenticated
@@ -40,7 +40,7 @@ def test_sign_in_returns_to_the_page_asked_for(client, customer, alice_server):
     detail = reverse("servers:detail", args=[alice_server.pk])
     response = client.post(
         f"{reverse('login')}?next={detail}",
-        {"username": "alice", "password": "alice-pass-123", "next": detail},
+        {"login": "alice", "password": "alice-pass-123", "next": detail},
     )
     assert response.url == detail
 
