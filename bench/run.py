@@ -22,7 +22,6 @@ import argparse
 import os
 import platform
 import signal
-import statistics
 import subprocess
 import sys
 import threading
@@ -317,6 +316,7 @@ def _step_upid(job: Job, name: str) -> str | None:
 
 def fmt_calls(c: Counter) -> str:
     """``GET tasks/{upid}/status 9, ...``: the endpoint below the node, per count."""
+
     def short(key: str) -> str:
         method, path = key.split(" ", 1)
         path = path.removeprefix("/nodes/{node}/").removeprefix("qemu/{vmid}/")
@@ -362,13 +362,14 @@ def render(runs: list[Run], lags: list[dict], backend: str) -> str:
         "",
         "## 1. Create pipeline: clone -> configure -> resize, then start and read-back",
         "",
-        f"Same simulator, same run. PVE task times: "
+        "Same simulator, same run. PVE task times: "
         + ", ".join(f"{k} {v:g} s" for k, v in DURATIONS.items())
         + "; a lock held on the new VM from the clone's end for the hold below; PVE's flock "
         "wait 10 s. PVE's own time = clone + hold + resize. Overhead = wall - PVE's own time "
         "(clone -> configure -> resize). Calls counted at the simulator.",
         "",
-        "| lock hold | client | build wall s | PVE own s | overhead s | calls build | calls whole create | whole create s |",
+        "| lock hold | client | build wall s | PVE own s | overhead s | calls build "
+        "| calls whole create | whole create s |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
