@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint check install clean
+.PHONY: run test lint check install clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,3 +39,7 @@ check: lint test
 
 clean:
 	rm -rf $(VENV) var staticfiles
+
+# The benchmark table (docs/benchmarks.md): the panel against two anchor clients on the simulator.
+bench: $(STAMP)
+	$(BIN)/python bench/run.py

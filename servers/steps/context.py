@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -31,7 +32,13 @@ from proxmox.errors import (
 )
 from proxmox.upid import parse_upid
 from proxmox.vmconfig import DISK_KEYS, VmSpecs, vm_specs
-from proxmox.waiting import retry_on_lock, wait_for_task, wait_until_unlocked
+from proxmox.waiting import (
+    TASK_TIMES_KEPT,
+    TaskTimes,
+    retry_on_lock,
+    wait_for_task,
+    wait_until_unlocked,
+)
 from servers.models import Server
 from servers.steps.marker import has_marker, marker_line
 
@@ -43,6 +50,30 @@ TASK_LOG_LINES = 50  # the tail of a PVE task log kept on the Job (its end says 
 # Looking for the task of a lost answer starts this long before the call: PVE's clock (task
 # start times) and ours may differ a little. Tasks already recorded on a job are never taken.
 LOST_TASK_CLOCK_MARGIN_S = 30
+
+
+class SharedTaskTimes(TaskTimes):
+    """``TaskTimes`` in the cache every worker process shares (Redis, or the embedded default's
+    folder): a job's steps run in whichever process takes them, so what one saw a node's clones
+    take times the next clone's first poll in another. A lost update between two processes
+    only loses one sample of an estimate."""
+
+    def __init__(self, *, cluster: str, kept: int = TASK_TIMES_KEPT, ttl_s: int = 7 * 24 * 3600):
+        super().__init__(kept)
+        self.cluster = cluster  # node names repeat across clusters ("pve1"): key on the API too
+        self.ttl_s = ttl_s
+
+    def _key(self, node: str, task_type: str) -> str:
+        return f"pve-task-times:{self.cluster}:{node}:{task_type}"
+
+    def expected_s(self, node: str, task_type: str) -> float | None:
+        seen = cache.get(self._key(node, task_type)) or []
+        return min(seen) if seen else None
+
+    def record(self, node: str, task_type: str, seconds: float) -> None:
+        key = self._key(node, task_type)
+        seen = [*(cache.get(key) or []), float(seconds)][-self._kept :]
+        cache.set(key, seen, self.ttl_s)
 
 
 class StepError(Exception):
@@ -98,6 +129,8 @@ class Ctx:
             on_poll=on_poll,
             first_interval_s=float(getattr(settings, "PROXMOX_FIRST_POLL_INTERVAL_S", 0.05)),
             log_lines=TASK_LOG_LINES,
+            # What the workers saw this cluster's tasks take times the first status poll.
+            task_times=SharedTaskTimes(cluster=self.client.api_url),
         )
         if result.log_tail:
             self.run.store_task_log(result.log_tail)

@@ -17,7 +17,7 @@ from proxmox.errors import (
     PveTimeout,
     PveValidationError,
 )
-from proxmox.waiting import retry_on_lock, wait_for_task, wait_until_unlocked
+from proxmox.waiting import TaskTimes, retry_on_lock, wait_for_task, wait_until_unlocked
 from tests.proxmox.pve_http import API, FakeClock, pve_error
 
 # The task runs on pve2 although the client talks to pve1's API: the UPID decides.
@@ -74,6 +74,24 @@ def test_poll_interval_is_capped(pve, client, clock):
     wait_for_task(client, UPID, timeout_s=3600, clock=clock, sleep=clock.sleep)
     assert max(clock.sleeps) == 5.0
     assert clock.sleeps == sorted(clock.sleeps)
+
+
+def test_known_task_times_put_the_first_poll_at_the_shortest_recent_run(pve, client, clock):
+    """A node's resizes took 4 s and 3 s: the next one is first polled at 3 s, not at once, and
+    then at a tenth of that; what it took (last seen running) is remembered for the next."""
+    times = TaskTimes()
+    times.record("pve2", "resize", 4.0)
+    times.record("pve2", "resize", 3.0)
+    pve.get(STATUS_URL, **running())
+    pve.get(STATUS_URL, **stopped("OK"))
+    pve.get(LOG_URL, **log("TASK OK"))
+    result = wait_for_task(
+        client, UPID, timeout_s=60, clock=clock, sleep=clock.sleep, task_times=times
+    )
+    assert result.exitstatus == "OK"
+    assert clock.sleeps == pytest.approx([3.0, 0.3])
+    assert times.expected_s("pve2", "resize") == pytest.approx(3.0)
+    assert times.expected_s("pve2", "qmclone") is None  # per type: no guess for another
 
 
 def test_warnings_are_success_with_a_count(pve, client, clock):
