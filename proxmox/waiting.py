@@ -187,10 +187,18 @@ def wait_for_task(
     node = parsed.node  # the node that runs the task, whichever node we asked
     expected = task_times.expected_s(node, parsed.type) if task_times is not None else None
     if expected:
-        first_interval_s = max(first_interval_s, expected * POLL_FRACTION_AFTER_EXPECTED)
+        first_interval_s = min(
+            max(first_interval_s, expected * POLL_FRACTION_AFTER_EXPECTED), max_interval_s
+        )
     poller = _Poller(timeout_s, clock, sleep, first_interval_s, max_interval_s)
     if expected:
-        sleep(min(expected, timeout_s))
+        # In slices no longer than a poll interval: the caller's sleep keeps its job's heartbeat
+        # fresh, and a long task's quiet wait must not look like a dead worker to the sweeper.
+        remaining = min(expected, timeout_s)
+        while remaining > 0:
+            slice_s = min(remaining, max_interval_s)
+            sleep(slice_s)
+            remaining -= slice_s
     last_error: PveError | None = None
     last_status: dict | None = None
     seen_running_s: float | None = None

@@ -94,6 +94,20 @@ def test_known_task_times_put_the_first_poll_at_the_shortest_recent_run(pve, cli
     assert times.expected_s("pve2", "qmclone") is None  # per type: no guess for another
 
 
+def test_a_long_expected_wait_sleeps_in_slices_no_longer_than_a_poll_interval(pve, client, clock):
+    """A node's vzdumps took 120 s: the first poll still comes at 120 s, but the caller's sleep
+    (which keeps the job's heartbeat) is called at least every 5 s, so the sweeper never takes
+    a quiet wait for a dead worker; no status call is made meanwhile."""
+    times = TaskTimes()
+    times.record("pve2", "resize", 120.0)
+    pve.get(STATUS_URL, **stopped("OK"))
+    pve.get(LOG_URL, **log("TASK OK"))
+    wait_for_task(client, UPID, timeout_s=600, clock=clock, sleep=clock.sleep, task_times=times)
+    assert sum(clock.sleeps) == pytest.approx(120.0)
+    assert max(clock.sleeps) <= 5.0
+    assert len([c for c in pve.calls if c.request.url.startswith(STATUS_URL)]) == 1
+
+
 def test_warnings_are_success_with_a_count(pve, client, clock):
     pve.get(STATUS_URL, **stopped("WARNINGS: 2"))
     pve.get(LOG_URL, **log("WARN: a", "WARN: b", "TASK WARNINGS: 2"))
