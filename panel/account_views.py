@@ -11,6 +11,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from knox.settings import knox_settings
 
 from panel import services
 from panel.activity import action_label, actor_label, device_label
@@ -90,7 +91,8 @@ def token_list(request: HttpRequest) -> HttpResponse:
                 user=request.user,
                 name=form.cleaned_data["name"],
                 scope=form.cleaned_data["scope"],
-                expiry=timedelta(days=form.cleaned_data["days"]),
+                # Never longer than the panel's token lifetime (as the API's ttl_hours).
+                expiry=min(timedelta(days=form.cleaned_data["days"]), knox_settings.TOKEN_TTL),
             )
         except ValidationError as error:
             add_service_errors(form, error)

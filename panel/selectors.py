@@ -3,6 +3,9 @@ of a user's own SSH keys (``SshKey.objects.owned_by(user)``, its sibling in pane
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 from knox.models import get_token_model
@@ -31,8 +34,10 @@ def activity_for_user(*, user) -> QuerySet[AuditEntry]:
 
 
 def user_sessions_for_user(*, user) -> QuerySet[UserSession]:
-    """The user's own signed-in browsers, most recently seen first."""
-    return UserSession.objects.owned_by(user)
+    """The user's own signed-in browsers, most recently seen first; a browser not seen for
+    longer than a session lives has expired and is left out."""
+    alive_since = timezone.now() - timedelta(seconds=settings.SESSION_COOKIE_AGE)
+    return UserSession.objects.owned_by(user).filter(last_seen_at__gte=alive_since)
 
 
 def api_tokens_for_user(*, user):

@@ -114,6 +114,11 @@ def user_session_touch(*, user, session_key: str, user_agent: str, ip: str | Non
     )
 
 
+def user_session_forget(*, user, session_key: str) -> None:
+    """The browser signed itself out: its row goes (the session store has flushed it already)."""
+    UserSession.objects.owned_by(user).filter(session_key=session_key).delete()
+
+
 def user_session_end(*, user, session_key: str) -> None:
     """Sign one of the user's browsers out: its session is deleted from the session store, so
     its next request is anonymous. Another account's session is refused as absent."""

@@ -1,14 +1,22 @@
-"""Django's own auth event, recorded in the activity log (the one signal handler the panel has:
-the sign-in happens inside Django's login(), where no service of ours runs)."""
+"""Django's own auth events (the only signal handlers the panel has: sign-in and sign-out happen
+inside Django's login() and logout(), where no service of ours runs)."""
 
 from __future__ import annotations
 
-from django.contrib.auth.signals import user_logged_in
+from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.dispatch import receiver
 
 from panel.audit import audit_record
+from panel.services import user_session_forget
 
 
 @receiver(user_logged_in, dispatch_uid="panel.audit.sign_in")
 def record_sign_in(sender, request, user, **kwargs) -> None:
     audit_record(actor=user, owner=user, action="sign_in")
+
+
+@receiver(user_logged_out, dispatch_uid="panel.sessions.sign_out")
+def forget_signed_out_browser(sender, request, user, **kwargs) -> None:
+    session_key = getattr(getattr(request, "session", None), "session_key", None)
+    if user is not None and session_key:
+        user_session_forget(user=user, session_key=session_key)

@@ -6,6 +6,7 @@ from django.test import Client
 from knox.models import get_token_model
 
 from panel.models import ApiTokenProfile, AuditEntry, Job, JobState, TokenScope, UserSession
+from panel.services import user_sessions_end_others
 
 pytestmark = pytest.mark.django_db
 
@@ -156,3 +157,20 @@ def test_token_form_errors_are_shown(customer):
     response = alice.post("/account/tokens/", {"name": "", "scope": "root", "days": 0})
     assert response.status_code == 400
     assert set(response.context["form"].errors) == {"name", "scope", "days"}
+
+
+def test_signing_out_removes_the_browser_from_the_list(customer):
+    laptop = sign_in("alice", "alice-pass-123")
+    key = laptop.session.session_key
+    assert UserSession.objects.filter(session_key=key).exists()
+    laptop.post("/logout/")
+    assert not UserSession.objects.filter(session_key=key).exists()
+
+
+def test_service_ends_every_other_session(customer):
+    laptop = sign_in("alice", "alice-pass-123")
+    phone = sign_in("alice", "alice-pass-123", user_agent=CHROME_MAC)
+    ended = user_sessions_end_others(user=customer, keep_session_key=laptop.session.session_key)
+    assert ended == 1
+    assert phone.get("/servers/").status_code == 302
+    assert laptop.get("/servers/").status_code == 200
