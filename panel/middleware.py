@@ -58,19 +58,26 @@ class SessionActivityMiddleware:
         user = getattr(request, "user", None)
         if session is None or user is None or not user.is_authenticated:
             return response
-        key = session.session_key
-        if not key:
-            return response
-        now = timezone.now()
-        seen = session.get(_SEEN_KEY)
-        if seen and seen[0] == key and now.timestamp() - seen[1] < LAST_USED_EVERY.total_seconds():
-            return response
-        user_session_touch(
-            user=user,
-            session_key=key,
-            user_agent=request.META.get("HTTP_USER_AGENT", ""),
-            ip=client_ip(request),
-            now=now,
-        )
-        session[_SEEN_KEY] = [key, now.timestamp()]
+        browser_seen(request, user=user)
         return response
+
+
+def browser_seen(request, *, user) -> None:
+    """Record the signed-in browser (at most once a minute per session); the sign-in itself
+    records it too, so the first page after it costs no write."""
+    session = request.session
+    key = session.session_key
+    if not key:
+        return
+    now = timezone.now()
+    seen = session.get(_SEEN_KEY)
+    if seen and seen[0] == key and now.timestamp() - seen[1] < LAST_USED_EVERY.total_seconds():
+        return
+    user_session_touch(
+        user=user,
+        session_key=key,
+        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        ip=client_ip(request),
+        now=now,
+    )
+    session[_SEEN_KEY] = [key, now.timestamp()]

@@ -7,12 +7,15 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.dispatch import receiver
 
 from panel.audit import audit_record
+from panel.middleware import browser_seen
 from panel.services import user_session_forget
 
 
 @receiver(user_logged_in, dispatch_uid="panel.audit.sign_in")
 def record_sign_in(sender, request, user, **kwargs) -> None:
     audit_record(actor=user, owner=user, action="sign_in")
+    if getattr(request, "session", None) is not None:  # an API token's sign-in has no session
+        browser_seen(request, user=user)
 
 
 @receiver(user_logged_out, dispatch_uid="panel.sessions.sign_out")
