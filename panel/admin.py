@@ -167,11 +167,27 @@ class JobAdmin(admin.ModelAdmin):
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "actor", "action", "object_repr", "job")
-    list_filter = ("action",)
-    search_fields = ("object_repr", "actor__username", "action")
-    list_select_related = ("actor", "job")
-    readonly_fields = ("created_at", "actor", "action", "object_repr", "job", "details")
+    """The activity log, everyone's, read-only: entries are written by services only."""
+
+    list_display = ("created_at", "owner", "actor", "action", "object_repr", "channel", "ip")
+    list_filter = ("action", "channel", "actor_is_staff")
+    search_fields = ("object_repr", "actor__username", "owner__username", "action", "ip")
+    list_select_related = ("actor", "owner", "job")
+    date_hierarchy = "created_at"
+    readonly_fields = (
+        "created_at",
+        "owner",
+        "actor",
+        "actor_is_staff",
+        "action",
+        "server",
+        "object_repr",
+        "job",
+        "channel",
+        "ip",
+        "token_name",
+        "details",
+    )
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from panel.models import SshKey
+from panel.models import SshKey, TokenScope
 
 
 class SshKeyForm(forms.Form):
@@ -38,3 +38,19 @@ class SshKeyChoiceField(forms.ModelMultipleChoiceField):
 
     def label_from_instance(self, obj: SshKey) -> str:
         return f"{obj.name} ({obj.fingerprint})"
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="What will use it, e.g. a backup script.")
+    scope = forms.ChoiceField(
+        choices=TokenScope.choices,
+        initial=TokenScope.READ,
+        help_text="A read-only token can look but never change anything.",
+    )
+    days = forms.IntegerField(
+        label="Valid for (days)",
+        min_value=1,
+        max_value=30,
+        initial=30,
+        help_text="The token stops working after this many days.",
+    )

@@ -132,24 +132,108 @@ class Job(models.Model):
         return self.state in FINISHED_JOB_STATES
 
 
+class AuditChannel(models.TextChoices):
+    """The front door an action came through."""
+
+    WEB = "web", "Web"
+    API = "api", "API"
+    ADMIN = "admin", "Admin"
+    SYSTEM = "system", "System"
+
+
 class AuditEntry(models.Model):
-    """Who asked for what, from which front door; written by services, read by staff."""
+    """The activity log: who asked for what, from which front door and address; written by
+    services (``panel.audit.audit_record``), read by staff in admin and by the customer it
+    concerns (``owner``) on their activity page."""
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
-    action = models.CharField(max_length=50)
+    # Whether the actor was staff when acting: customers read "Support" for those entries.
+    actor_is_staff = models.BooleanField(default=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="activity",
+        help_text="The customer this entry concerns (tenant isolation); none for system entries.",
+    )
+    server = models.ForeignKey(
+        "servers.Server",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="audit_entries",
+    )
+    action = models.CharField(max_length=50, db_index=True)
     object_repr = models.CharField(max_length=200, blank=True)
     job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL)
+    channel = models.CharField(
+        max_length=10, choices=AuditChannel.choices, default=AuditChannel.SYSTEM
+    )
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    # The API token's name when one was used; kept as text so a revoked token still reads.
+    token_name = models.CharField(max_length=100, blank=True)
     details = models.JSONField(default=dict, blank=True)
 
+    objects = RestrictedQuerySet.as_manager()
+
     class Meta:
-        ordering = ["-created_at"]
+        ordering = ["-created_at", "-pk"]
         verbose_name_plural = "audit entries"
+        indexes = [models.Index(fields=["owner", "-created_at"])]
 
     def __str__(self) -> str:
         return f"{self.actor} {self.action} {self.object_repr}"
+
+
+class UserSessionQuerySet(RestrictedQuerySet):
+    owner_field = "user"
+
+
+class UserSession(models.Model):
+    """What a signed-in browser looks like to its owner: written by
+    ``panel.middleware.SessionActivityMiddleware`` at most once a minute, keyed by the session
+    key; the session itself stays in Django's session store, which decides whether it is alive."""
+
+    session_key = models.CharField(max_length=40, primary_key=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="browser_sessions"
+    )
+    user_agent = models.CharField(max_length=300, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField()
+
+    objects = UserSessionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.ip} {self.last_seen_at:%Y-%m-%d %H:%M}"
+
+
+class TokenScope(models.TextChoices):
+    READ = "read", "Read only"
+    FULL = "full", "Full access"
+
+
+class ApiTokenProfile(models.Model):
+    """What the panel adds to a knox token (whose model is fixed): a name, a scope and when it
+    was last used (written at most once a minute)."""
+
+    token = models.OneToOneField(
+        "knox.AuthToken", primary_key=True, on_delete=models.CASCADE, related_name="profile"
+    )
+    name = models.CharField(max_length=100)
+    scope = models.CharField(max_length=4, choices=TokenScope.choices, default=TokenScope.FULL)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.scope})"
 
 
 class SshKey(models.Model):

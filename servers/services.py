@@ -18,9 +18,10 @@ from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, Validatio
 from django.db import transaction
 
 from nodes.models import Node, Template
+from panel.audit import audit_record
 from panel.crypto import encrypt
 from panel.jobs import JobConflict, job_create, job_definition, job_dispatch
-from panel.models import AuditEntry, Job, JobKind
+from panel.models import Job, JobKind
 from panel.validators import HOSTNAME_RE
 from servers.models import Plan, PowerAction, Server, ServerStatus
 from servers.steps.marker import MARKER_PREFIX
@@ -196,11 +197,12 @@ def _check_actionable(*, server: Server, user, needs_vm: bool = True) -> None:
 
 
 def _audit(*, user, action: str, server: Server | None, job: Job, details: dict) -> None:
-    AuditEntry.objects.create(
-        actor=user if getattr(user, "pk", None) else None,
+    audit_record(
+        actor=user,
         action=action,
-        object_repr=str(server) if server is not None else job.target_name,
+        server=server,
         job=job,
+        object_repr=str(server) if server is not None else job.target_name,
         details=details,
     )
 

@@ -7,6 +7,7 @@ from rest_framework import exceptions, permissions, viewsets
 from nodes.api.serializers import NodeSerializer, TemplateSerializer
 from nodes.forms import NodeForm
 from nodes.models import Node, Template
+from panel.api.auth import TokenScopePermission
 from panel.api.schema import PROTECTED
 from panel.api.views import PanelViewSetMixin
 
@@ -28,7 +29,7 @@ class NodeViewSet(PanelViewSetMixin, viewsets.ModelViewSet):
     canonical values and the secret stays write-only."""
 
     serializer_class = NodeSerializer
-    permission_classes = [permissions.IsAdminUser]
+    permission_classes = [permissions.IsAdminUser, TokenScopePermission]
     queryset = Node.objects.all()
     lookup_value_regex = "[0-9]+"
 

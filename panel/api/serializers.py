@@ -9,7 +9,7 @@ from knox.models import get_token_model
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
-from panel.models import Job, SshKey
+from panel.models import ApiTokenProfile, Job, SshKey, TokenScope
 
 # Job params are shown to API clients; a secret a service stored there must never be echoed.
 _SECRET_PARAM_MARKERS = ("password", "secret", "token")
@@ -149,6 +149,17 @@ def _token_ttl_hours() -> int:
 class TokenCreateSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=4096, style={"input_type": "password"})
+    name = serializers.CharField(
+        max_length=100,
+        required=False,
+        help_text="What the token is for; shown in the activity log.",
+    )
+    scope = serializers.ChoiceField(
+        choices=TokenScope.choices,
+        default=TokenScope.FULL,
+        help_text="`read`: GET only (anything else is refused with 403); `full`: everything "
+        "the account may do.",
+    )
     ttl_hours = serializers.IntegerField(
         required=False,
         min_value=1,
@@ -182,11 +193,39 @@ class TokenCreateSerializer(serializers.Serializer):
 
 class TokenSerializer(serializers.ModelSerializer):
     current = serializers.SerializerMethodField(help_text="Whether this request used this token.")
+    # Tokens made before names existed (or by knox directly) have no profile: full, unnamed.
+    name = serializers.SerializerMethodField(help_text="What the token is for.")
+    scope = serializers.SerializerMethodField(help_text="`read` (GET only) or `full`.")
+    last_used_at = serializers.SerializerMethodField(
+        help_text="When the token was last used (to the minute); null if never."
+    )
 
     class Meta:
         model = get_token_model()
-        fields = ["token_key", "created", "expiry", "current"]
+        fields = ["token_key", "name", "scope", "created", "expiry", "last_used_at", "current"]
         read_only_fields = fields
+
+    @staticmethod
+    def _profile(token) -> ApiTokenProfile | None:
+        try:
+            return token.profile
+        except ApiTokenProfile.DoesNotExist:
+            return None
+
+    def get_name(self, token) -> str:
+        profile = self._profile(token)
+        return profile.name if profile else ""
+
+    def get_scope(self, token) -> str:
+        profile = self._profile(token)
+        return profile.scope if profile else TokenScope.FULL
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_last_used_at(self, token):
+        profile = self._profile(token)
+        if profile is None or profile.last_used_at is None:
+            return None
+        return serializers.DateTimeField().to_representation(profile.last_used_at)
 
     def get_current(self, token) -> bool:
         request = self.context.get("request")

@@ -8,7 +8,6 @@ from django.http import JsonResponse
 from django.urls import Resolver404, resolve
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from knox.models import get_token_model
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.response import Response
 
@@ -21,8 +20,10 @@ from panel.api.serializers import (
     TokenSerializer,
 )
 from panel.filtersets import JobFilterSet
-from panel.selectors import jobs_for_user, ssh_keys_for_user
-from panel.services import ssh_key_create, ssh_key_delete
+from panel.selectors import api_tokens_for_user, jobs_for_user, ssh_keys_for_user
+from panel.services import api_token_create, api_token_revoke, ssh_key_create, ssh_key_delete
+
+DEFAULT_TOKEN_NAME = "API token"
 
 
 @csrf_exempt  # nothing happens here; a cookie without a CSRF token must not turn a 404 into 403
@@ -75,10 +76,7 @@ class TokenViewSet(
         return super().get_permissions()
 
     def get_queryset(self):
-        tokens = get_token_model().objects.order_by("-created")
-        if not self.request.user.is_authenticated:
-            return tokens.none()
-        return tokens.filter(user=self.request.user)
+        return api_tokens_for_user(user=self.request.user)
 
     def get_serializer_class(self):
         if self.action == "create":
@@ -106,14 +104,23 @@ class TokenViewSet(
         serializer.is_valid(raise_exception=True)
         user = serializer.validated_data["user"]
         expiry = serializer.validated_data["expiry"]
-        instance, token = get_token_model().objects.create(user=user, expiry=expiry)
+        # A token is a sign-in: Django's signal records it (and updates last_login).
         user_logged_in.send(sender=user.__class__, request=request, user=user)
+        instance, token = api_token_create(
+            user=user,
+            name=serializer.validated_data.get("name") or DEFAULT_TOKEN_NAME,
+            scope=serializer.validated_data["scope"],
+            expiry=expiry,
+        )
         data = {"token": token, **TokenSerializer(instance, context={"request": request}).data}
         return Response(data, status=status.HTTP_201_CREATED)
 
     @extend_schema(summary="Revoke one of your API tokens")
     def destroy(self, request, *args, **kwargs):
         return super().destroy(request, *args, **kwargs)
+
+    def perform_destroy(self, instance):
+        api_token_revoke(user=self.request.user, token=instance)
 
 
 @extend_schema_view(

@@ -9,9 +9,10 @@ from collections.abc import Mapping
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
 
+from panel.audit import audit_record
 from panel.jobs.lease import STEP_FINISHED, STEP_PENDING
 from panel.jobs.registry import JobDefinition, job_definition_or_none
-from panel.models import ACTIVE_JOB_STATES, AuditEntry, Job, JobState
+from panel.models import ACTIVE_JOB_STATES, Job, JobState
 
 
 class JobConflict(Exception):
@@ -145,9 +146,10 @@ def job_retry(*, job: Job, user) -> Job:
         new_job = definition.retry(job=locked, user=user)
         locked.result = {**(locked.result or {}), "retried_as": str(new_job.pk)}
         Job.objects.filter(pk=locked.pk).update(result=locked.result)
-        AuditEntry.objects.create(
-            actor=user if getattr(user, "pk", None) else None,
+        audit_record(
+            actor=user,
             action="job_retried",
+            server=locked.server,
             object_repr=locked.target_name,
             job=new_job,
             details={"retry_of": str(locked.pk), "kind": locked.kind},

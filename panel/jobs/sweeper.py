@@ -11,9 +11,10 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
+from panel.audit import audit_record
 from panel.jobs.lease import _now, _stale_after_s, job_fail
 from panel.jobs.recording import job_dispatch
-from panel.models import ACTIVE_JOB_STATES, AuditEntry, Job
+from panel.models import ACTIVE_JOB_STATES, Job
 
 logger = logging.getLogger(__name__)
 
@@ -70,9 +71,10 @@ def jobs_sweep(*, stale_after_s: float | None = None, max_resumes: int | None = 
                 job_dispatch(job=job)
                 outcome.append((str(job.pk), "resumed"))
                 action = "job_resumed"
-            AuditEntry.objects.create(
+            audit_record(
                 actor=None,
                 action=action,
+                server=job.server,
                 object_repr=job.target_name,
                 job=job,
                 details={"reason": reason},

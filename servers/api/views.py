@@ -16,6 +16,7 @@ from drf_spectacular.utils import (
 from rest_framework import mixins, permissions, viewsets
 from rest_framework.decorators import action
 
+from panel.api.auth import TokenScopePermission
 from panel.api.schema import ACCEPTED_DESCRIPTION, BAD_REQUEST, CONFLICT, NOT_FOUND
 from panel.api.serializers import JobSerializer
 from panel.api.views import PanelViewSetMixin
@@ -136,10 +137,11 @@ class ServerViewSet(
         )
 
     def get_permissions(self):
+        # Each list keeps TokenScopePermission: a read-only token never writes, staff's included.
         if self.action == "create":
-            return [permissions.IsAdminUser()]
+            return [permissions.IsAdminUser(), TokenScopePermission()]
         if self.action in ("suspend", "unsuspend"):
-            return [permissions.IsAuthenticated(), IsStaffForObject()]
+            return [permissions.IsAuthenticated(), IsStaffForObject(), TokenScopePermission()]
         return super().get_permissions()
 
     def get_serializer_class(self):

@@ -68,6 +68,29 @@ def test_a_customer_enrols_an_authenticator_app_from_a_qr_code(client, customer)
     ).exists()
 
 
+def test_enrolling_a_factor_signs_the_other_browsers_out(
+    client, customer, django_capture_on_commit_callbacks
+):
+    from django.test import Client
+
+    from panel.models import UserSession
+
+    phone = Client()
+    sign_in_with_password(phone, "alice", "alice-pass-123")
+    assert phone.get("/servers/").status_code == 200
+    sign_in_and_confirm_password(client, "alice", "alice-pass-123")
+    client.get(reverse("mfa_activate_totp"))
+    secret = client.session["mfa.totp.secret"]
+    # allauth announces the new factor once its transaction commits.
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("mfa_activate_totp"), {"code": totp_code(secret)})
+    assert response.status_code == 302
+    assert phone.get("/servers/").status_code == 302  # signed out
+    assert client.get("/servers/").status_code == 200
+    keys = set(UserSession.objects.filter(user=customer).values_list("session_key", flat=True))
+    assert keys == {client.session.session_key}
+
+
 def test_a_wrong_enrolment_code_is_refused_next_to_the_field(client, customer):
     sign_in_and_confirm_password(client, "alice", "alice-pass-123")
     client.get(reverse("mfa_activate_totp"))
