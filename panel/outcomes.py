@@ -23,30 +23,14 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 from django.utils.html import format_html
-from django.utils.text import capfirst
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.reverse import reverse as api_reverse
 
 from panel.api.serializers import JobSerializer
 from panel.jobs import JobConflict
+from panel.jobs.recording import CONFLICT_ADVICE, conflict_message, conflict_reason
 from panel.models import Job
-
-CONFLICT_ADVICE = "Wait for it to finish, then try again."
-
-
-def conflict_reason(active_job: Job | None) -> str:
-    """'another job is running on this server: Power (running, 50% done)'."""
-    if active_job is None:
-        return "another job is running on this server"
-    return (
-        f"another job is running on this server: {active_job.get_kind_display()} "
-        f"({active_job.get_state_display().lower()}, {active_job.progress}% done)"
-    )
-
-
-def conflict_message(active_job: Job | None) -> str:
-    return f"{capfirst(conflict_reason(active_job))}. {CONFLICT_ADVICE}"
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,29 @@ from collections.abc import Mapping
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.text import capfirst
 
 from panel.audit import audit_record
 from panel.jobs.lease import STEP_FINISHED, STEP_PENDING
 from panel.jobs.registry import JobDefinition, job_definition_or_none
 from panel.models import ACTIVE_JOB_STATES, Job, JobState
+
+# The one wording of a conflict, for pages, admin, the API (panel.outcomes) and logs alike.
+CONFLICT_ADVICE = "Wait for it to finish, then try again."
+
+
+def conflict_reason(active_job: Job | None) -> str:
+    """'another job is running on this server: Power (running, 50% done)'."""
+    if active_job is None:
+        return "another job is running on this server"
+    return (
+        f"another job is running on this server: {active_job.get_kind_display()} "
+        f"({active_job.get_state_display().lower()}, {active_job.progress}% done)"
+    )
+
+
+def conflict_message(active_job: Job | None) -> str:
+    return f"{capfirst(conflict_reason(active_job))}. {CONFLICT_ADVICE}"
 
 
 class JobConflict(Exception):
@@ -20,7 +38,7 @@ class JobConflict(Exception):
 
     def __init__(self, active_job: Job | None):
         self.active_job = active_job
-        super().__init__("Another job is already running on this server; wait for it to finish.")
+        super().__init__(conflict_message(active_job))
 
 
 def job_create(
