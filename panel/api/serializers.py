@@ -9,6 +9,7 @@ from knox.models import get_token_model
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
+from panel.jobs import STEP_DONE, STEP_FAILED, STEP_PENDING, STEP_RUNNING, STEP_SKIPPED
 from panel.models import ApiTokenProfile, Job, SshKey, TokenScope
 
 # Job params are shown to API clients; a secret a service stored there must never be echoed.
@@ -25,12 +26,15 @@ class JobStepSerializer(serializers.Serializer):
     name = serializers.CharField(help_text="Machine name of the step, e.g. `resize_disk`.")
     label = serializers.CharField(help_text="What the step does, for people.")
     state = serializers.ChoiceField(
-        choices=["pending", "running", "succeeded", "failed", "skipped"],
+        choices=[STEP_PENDING, STEP_RUNNING, STEP_DONE, STEP_SKIPPED, STEP_FAILED],
         help_text="Where the step is.",
     )
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
-    note = serializers.CharField(allow_blank=True, help_text="Why a step was skipped, etc.")
+    note = serializers.CharField(
+        allow_blank=True,
+        help_text="Staff only (blank for customers): why a step was skipped, PVE's text.",
+    )
 
     def to_representation(self, step):
         step = step if isinstance(step, dict) else {}
@@ -40,7 +44,8 @@ class JobStepSerializer(serializers.Serializer):
             "state": step.get("state") or "pending",
             "started_at": step.get("started_at"),
             "finished_at": step.get("finished_at"),
-            "note": step.get("note") or "",
+            # Notes carry PVE's words (hotplug refusals, unreachable hosts): staff's.
+            "note": "",
         }
 
 
@@ -58,7 +63,12 @@ class StaffJobStepSerializer(JobStepSerializer):
     def to_representation(self, step):
         data = super().to_representation(step)
         step = step if isinstance(step, dict) else {}
-        return {**data, "upid": step.get("upid") or "", "upid_node": step.get("upid_node") or ""}
+        return {
+            **data,
+            "note": step.get("note") or "",
+            "upid": step.get("upid") or "",
+            "upid_node": step.get("upid_node") or "",
+        }
 
 
 def _is_staff(context) -> bool:

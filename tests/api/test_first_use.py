@@ -67,6 +67,17 @@ def test_a_customer_sees_no_upid_and_no_node_name(client_a, pve_job):
     assert "task_log" not in body
 
 
+def test_step_notes_carry_pves_words_for_staff_only(client_a, staff_client, pve_job):
+    note = "hotplug problem - memory can't be lower than 1024 MB on pve1"
+    Job.objects.filter(pk=pve_job.pk).update(
+        steps=[{**pve_job.steps[0], "note": note, "state": "done"}]
+    )
+    customer = client_a.get(f"/api/v1/jobs/{pve_job.pk}/").json()
+    assert customer["steps"][0]["note"] == "" and customer["steps"][0]["state"] == "done"
+    staff = staff_client.get(f"/api/v1/jobs/{pve_job.pk}/").json()
+    assert staff["steps"][0]["note"] == note
+
+
 def test_staff_see_the_upids_and_nodes(staff_client, pve_job):
     body = staff_client.get(f"/api/v1/jobs/{pve_job.pk}/").json()
     assert (body["upid"], body["upid_node"]) == (UPID, "pve1")
